@@ -1,0 +1,55 @@
+/**
+ * @newt/proxy — a userspace WireGuard endpoint whose interface is a WebAssembly TCP/IP stack
+ * (lwIP), proxying every TCP and UDP flow a peer sends into the tunnel to its real target with
+ * `Deno.connect` / `Deno.listenDatagram`. Deno's `--allow-net` is the connection allow-list.
+ *
+ * Run it: `deno run --allow-net jsr:@newt/proxy` (this module is also the CLI).
+ *
+ * @example Generate a key pair the way `wg genkey | wg pubkey` does
+ * ```ts
+ * import { encodeKey, generatePrivateKey, publicKey } from "@newt/proxy";
+ * const priv = generatePrivateKey();
+ * const pub = encodeKey(publicKey(priv));
+ * if (pub.length !== 44) throw new Error("unexpected key length");
+ * ```
+ *
+ * @module
+ */
+export { type Clock, ManualClock, systemClock, Timer } from "./src/clock.ts";
+export * from "./src/log.ts";
+export {
+  decodeKey,
+  encodeKey,
+  generatePresharedKey,
+  generatePrivateKey,
+  type Key,
+  KeyFormatError,
+  publicKey,
+} from "./src/wireguard/keys.ts";
+export {
+  Device,
+  type DeviceCounters,
+  type DeviceOptions,
+  type ListenOptions,
+  type PeerOptions,
+} from "./src/wireguard/device.ts";
+export type { Peer, PeerStats } from "./src/wireguard/peer.ts";
+export {
+  ConfigError,
+  parseConfig,
+  type ParseConfigOptions,
+  type WgConfig,
+  writeConfig,
+} from "./src/wireguard/config.ts";
+export { AllowedIps } from "./src/wireguard/allowedips.ts";
+export { listenUdp, type UdpRemote, type UdpSocket } from "./src/udp_socket.ts";
+export {
+  type ServerHandle,
+  type ServerOptions,
+  type ServerStats,
+  startServer,
+} from "./src/server.ts";
+import { main } from "./src/cli/main.ts";
+export { main };
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,115 @@
+/**
+ * Time as the protocol timers see it. The device and proxy take a {@linkcode Clock} so tests can
+ * drive hours of timer behaviour instantly with {@linkcode ManualClock}.
+ *
+ * @module
+ */
+
+/** A source of monotonic milliseconds and one-shot timers. */
+export interface Clock {
+  /** Monotonic milliseconds. */
+  now(): number;
+  /** Calls `fn` after `ms` milliseconds; returns a handle for {@linkcode Clock.clearTimeout}. */
+  setTimeout(fn: () => void, ms: number): number;
+  /** Cancels a timer made by {@linkcode Clock.setTimeout}. */
+  clearTimeout(handle: number): void;
+}
+
+/** The real clock: `performance.now()` and the runtime's timers. */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms) as unknown as number,
+  clearTimeout: (h) => clearTimeout(h),
+};
+
+/**
+ * A clock that only moves when told to; timers fire in order during {@linkcode ManualClock.advance}.
+ *
+ * @example
+ * ```ts
+ * import { ManualClock } from "@newt/proxy";
+ * const clock = new ManualClock();
+ * let fired = false;
+ * clock.setTimeout(() => fired = true, 1000);
+ * clock.advance(999);
+ * if (fired) throw new Error("too early");
+ * clock.advance(1);
+ * if (!fired) throw new Error("did not fire");
+ * ```
+ */
+export class ManualClock implements Clock {
+  #now: number;
+  #next = 1;
+  #timers = new Map<number, { at: number; fn: () => void }>();
+
+  /** Starts the clock at `start` ms. */
+  constructor(start = 0) {
+    this.#now = start;
+  }
+
+  /** Current time in ms. */
+  now(): number {
+    return this.#now;
+  }
+
+  /** Schedules `fn` at now + ms. */
+  setTimeout(fn: () => void, ms: number): number {
+    const h = this.#next++;
+    this.#timers.set(h, { at: this.#now + Math.max(0, ms), fn });
+    return h;
+  }
+
+  /** Cancels a timer. */
+  clearTimeout(handle: number): void {
+    this.#timers.delete(handle);
+  }
+
+  /** Number of timers pending. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves time forward by `ms`, firing due timers in time order (including ones they schedule). */
+  advance(ms: number): void {
+    const end = this.#now + ms;
+    for (;;) {
+      let due: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.#timers) if (e[1].at <= end && (!due || e[1].at < due[1].at)) due = e;
+      if (!due) break;
+      this.#timers.delete(due[0]);
+      this.#now = Math.max(this.#now, due[1].at);
+      due[1].fn();
+    }
+    this.#now = end;
+  }
+}
+
+/** A restartable one-shot timer (wireguard-go's `Timer`: `mod`, `del`, `isPending`). */
+export class Timer {
+  #handle: number | null = null;
+
+  /** Creates an idle timer that calls `fn` when it expires. */
+  constructor(private readonly clock: Clock, private readonly fn: () => void) {}
+
+  /** (Re)arms the timer to expire `ms` from now. */
+  mod(ms: number): void {
+    this.del();
+    this.#handle = this.clock.setTimeout(() => {
+      this.#handle = null;
+      this.fn();
+    }, ms);
+  }
+
+  /** Disarms the timer. */
+  del(): void {
+    if (this.#handle !== null) {
+      this.clock.clearTimeout(this.#handle);
+      this.#handle = null;
+    }
+  }
+
+  /** Whether the timer is armed. */
+  get isPending(): boolean {
+    return this.#handle !== null;
+  }
+}

@@ -1,0 +1,336 @@
+/**
+ * TCP connections and listeners of the netstack, shaped like `Deno.Conn` / `Deno.Listener`.
+ *
+ * Backpressure: received bytes wait in this object until a reader takes them; only then is
+ * lwIP told (tcp_recved), so a slow reader shrinks the peer's window instead of growing a
+ * buffer. Writes wait for send-buffer space (lwIP's sent callback).
+ * @module
+ */
+import { ClosedError, ConnectionResetError, lwipErrorName } from "./errors.ts";
+
+/** What a connection needs from its stack (implemented by Netstack). */
+export interface TcpDriver {
+  /** Queues bytes; returns how many were taken (0: wait for `onSent`). */
+  tcpWrite(fid: number, data: Uint8Array): number;
+  /** The reader consumed n bytes. */
+  tcpRecved(fid: number, n: number): void;
+  /** Sends FIN. */
+  tcpShutdown(fid: number): void;
+  /** Closes (FIN, or RST when unread data remains) and frees the id. */
+  tcpClose(fid: number): void;
+  /** Sends RST and frees the id. */
+  tcpAbort(fid: number): void;
+}
+
+const MAX_READ_CHUNK = 64 * 1024;
+/** Retry interval when the shared heap, not this flow's window, stalled a write. */
+const WRITE_RETRY_MS = 5;
+
+/** A TCP connection inside the tunnel. */
+export class TcpConn {
+  /** The stack's side: for a proxied flow, the original destination. */
+  readonly localAddr: Deno.NetAddr;
+  /** The peer's side. */
+  readonly remoteAddr: Deno.NetAddr;
+  /** Bytes from the peer. Cancelling it discards further data. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer; `close()` sends FIN (half-close), `abort()` sends RST. */
+  readonly writable: WritableStream<Uint8Array>;
+
+  #driver: TcpDriver;
+  #fid: number;
+  #queue: Uint8Array[] = [];
+  #queueHead = 0;
+  #queued = 0;
+  #eof = false;
+  #discard = false;
+  #error: Error | null = null;
+  /** The id is gone (closed locally, or freed by lwIP after RST/close). */
+  #released = false;
+  #writeClosed = false;
+  #readWaiter: (() => void) | null = null;
+  #sentWaiter: (() => void) | null = null;
+
+  /** @internal Created by Netstack. */
+  constructor(driver: TcpDriver, fid: number, local: Deno.NetAddr, remote: Deno.NetAddr) {
+    this.#driver = driver;
+    this.#fid = fid;
+    this.localAddr = local;
+    this.remoteAddr = remote;
+    this.readable = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const chunk = await this.#take(MAX_READ_CHUNK);
+        if (chunk === null) controller.close();
+        else controller.enqueue(chunk);
+      },
+      cancel: () => {
+        this.#discard = true;
+        this.#dropQueued();
+      },
+    }, { highWaterMark: 0 });
+    this.writable = new WritableStream<Uint8Array>({
+      write: async (chunk) => {
+        await this.write(chunk);
+      },
+      close: async () => {
+        await this.closeWrite();
+      },
+      abort: () => {
+        this.reset();
+      },
+    });
+  }
+
+  /** @internal The flow id in the wasm module (0 once released). */
+  get fid(): number {
+    return this.#released ? 0 : this.#fid;
+  }
+
+  /** Reads into `buf`; resolves to the byte count, or null at end of stream. */
+  async read(buf: Uint8Array): Promise<number | null> {
+    if (buf.length === 0) return 0;
+    const chunk = await this.#take(buf.length, buf);
+    return chunk === null ? null : chunk.length;
+  }
+
+  /** Writes all of `data`; resolves once lwIP has queued every byte. */
+  async write(data: Uint8Array): Promise<number> {
+    let off = 0;
+    while (off < data.length) {
+      this.#checkWritable();
+      const n = this.#driver.tcpWrite(this.#fid, data.subarray(off, off + 0xffff));
+      if (n > 0) {
+        off += n;
+        continue;
+      }
+      await this.#waitSent();
+    }
+    return data.length;
+  }
+
+  /** Half-close: sends FIN after everything written so far. Reading continues. */
+  closeWrite(): Promise<void> {
+    if (this.#writeClosed || this.#released) return Promise.resolve();
+    this.#writeClosed = true;
+    this.#driver.tcpShutdown(this.#fid);
+    return Promise.resolve();
+  }
+
+  /** Closes both directions (FIN; RST if received data was left unread). */
+  close(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#driver.tcpClose(this.#fid);
+    this.#finish(null);
+  }
+
+  /** Aborts the connection with a RST. */
+  reset(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#driver.tcpAbort(this.#fid);
+    this.#finish(new ConnectionResetError("connection aborted locally"));
+  }
+
+  /** Nagle is always off on this stack; kept for `Deno.TcpConn` compatibility. */
+  setNoDelay(_noDelay = true): void {}
+
+  /** Keepalive is always on (stack options); kept for `Deno.TcpConn` compatibility. */
+  setKeepAlive(_keepAlive = true): void {}
+
+  /** Same as close(). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  // ---- events from the stack (called synchronously from wasm imports; must not call in) ----
+
+  /** @internal */
+  onData(chunk: Uint8Array): void {
+    if (this.#discard) {
+      this.#driver.tcpRecved(this.#fid, chunk.length);
+      return;
+    }
+    this.#queue.push(chunk);
+    this.#queued += chunk.length;
+    this.#wakeReader();
+  }
+
+  /** @internal */
+  onFin(): void {
+    this.#eof = true;
+    this.#wakeReader();
+  }
+
+  /** @internal */
+  onSent(): void {
+    const w = this.#sentWaiter;
+    this.#sentWaiter = null;
+    w?.();
+  }
+
+  /** @internal lwIP freed the pcb (RST from the peer, abort, or normal end of both halves). */
+  onGone(err: number): void {
+    this.#released = true;
+    // ERR_CLSD: both directions finished normally.
+    this.#finish(err === -15 ? null : new ConnectionResetError(`connection ${lwipErrorName(err)}`));
+  }
+
+  // ---- internals ----
+
+  #finish(error: Error | null): void {
+    if (error && !this.#error && !this.#eof) this.#error = error;
+    if (!error) this.#eof = true;
+    this.#writeClosed = true;
+    this.#wakeReader();
+    this.onSent();
+  }
+
+  #checkWritable(): void {
+    if (this.#error) throw this.#error;
+    if (this.#released || this.#writeClosed) throw new ClosedError("connection closed for writing");
+  }
+
+  #waitSent(): Promise<void> {
+    return new Promise((resolve) => {
+      // The sent callback wakes us; a short timer covers a stall on the shared heap.
+      const timer = setTimeout(() => {
+        if (this.#sentWaiter === done) this.#sentWaiter = null;
+        resolve();
+      }, WRITE_RETRY_MS);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#sentWaiter = done;
+    });
+  }
+
+  #wakeReader(): void {
+    const w = this.#readWaiter;
+    this.#readWaiter = null;
+    w?.();
+  }
+
+  #dropQueued(): void {
+    const n = this.#queued;
+    this.#queue = [];
+    this.#queueHead = 0;
+    this.#queued = 0;
+    if (n > 0 && !this.#released) this.#driver.tcpRecved(this.#fid, n);
+  }
+
+  /** Takes up to `max` queued bytes (into `into` when given); null at EOF. */
+  async #take(max: number, into?: Uint8Array): Promise<Uint8Array | null> {
+    while (this.#queued === 0) {
+      if (this.#error) throw this.#error;
+      if (this.#eof || this.#released) return null;
+      await new Promise<void>((resolve) => this.#readWaiter = resolve);
+    }
+    let out: Uint8Array;
+    const first = this.#queue[this.#queueHead]!;
+    if (!into && first.length >= max) {
+      out = first.subarray(0, max);
+      if (first.length === max) this.#queueHead++;
+      else this.#queue[this.#queueHead] = first.subarray(max);
+    } else if (!into && this.#queue.length - this.#queueHead === 1) {
+      out = first;
+      this.#queueHead++;
+    } else {
+      const total = Math.min(max, this.#queued);
+      out = into ? into.subarray(0, total) : new Uint8Array(total);
+      let off = 0;
+      while (off < total) {
+        const c = this.#queue[this.#queueHead]!;
+        const n = Math.min(c.length, total - off);
+        out.set(n === c.length ? c : c.subarray(0, n), off);
+        off += n;
+        if (n === c.length) this.#queueHead++;
+        else this.#queue[this.#queueHead] = c.subarray(n);
+      }
+    }
+    if (this.#queueHead > 64 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#queueHead);
+      this.#queueHead = 0;
+    }
+    this.#queued -= out.length;
+    if (!this.#released) this.#driver.tcpRecved(this.#fid, out.length);
+    return out;
+  }
+}
+
+/** A listener on the stack's own addresses; iterate it for incoming connections. */
+export class TcpListener implements AsyncIterable<TcpConn> {
+  /** The bound address (any-address of the family, and the port). */
+  readonly addr: Deno.NetAddr;
+  #pending: TcpConn[] = [];
+  #waiter: ((c: TcpConn | null) => void) | null = null;
+  #closed = false;
+  #onClose: () => void;
+  #backlog: number;
+
+  /** @internal Created by Netstack. */
+  constructor(addr: Deno.NetAddr, onClose: () => void, backlog = 1024) {
+    this.addr = addr;
+    this.#onClose = onClose;
+    this.#backlog = backlog;
+  }
+
+  /** Waits for the next connection. Rejects once closed. */
+  accept(): Promise<TcpConn> {
+    const c = this.#pending.shift();
+    if (c) return Promise.resolve(c);
+    if (this.#closed) return Promise.reject(new ClosedError("listener closed"));
+    return new Promise((resolve, reject) => {
+      this.#waiter = (conn) => conn ? resolve(conn) : reject(new ClosedError("listener closed"));
+    });
+  }
+
+  /** Stops listening; connections already accepted stay open. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#onClose();
+    for (const c of this.#pending) c.close();
+    this.#pending = [];
+    const w = this.#waiter;
+    this.#waiter = null;
+    w?.(null);
+  }
+
+  /** Same as close(). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Yields connections until the listener is closed. */
+  async *[Symbol.asyncIterator](): AsyncIterator<TcpConn> {
+    while (true) {
+      try {
+        yield await this.accept();
+      } catch (e) {
+        if (e instanceof ClosedError) return;
+        throw e;
+      }
+    }
+  }
+
+  /** @internal A handshake completed on this listener. */
+  onConn(conn: TcpConn): void {
+    if (this.#closed) {
+      conn.reset();
+      return;
+    }
+    const w = this.#waiter;
+    if (w) {
+      this.#waiter = null;
+      w(conn);
+      return;
+    }
+    if (this.#pending.length >= this.#backlog) {
+      conn.reset();
+      return;
+    }
+    this.#pending.push(conn);
+  }
+}

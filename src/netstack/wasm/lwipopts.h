@@ -1,0 +1,177 @@
+/*
+ * lwIP options for the @newt/proxy netstack (lwIP 2.1.3, wasm32, NO_SYS=1, raw API).
+ *
+ * Memory model: every pool and the heap are static arrays sized here; wasm memory never grows.
+ * These are compile-time ceilings. Runtime options (per-flow window, send quota, flow limits)
+ * are set from TS at or below them (see glue.c newt_config).
+ */
+#ifndef NEWT_LWIPOPTS_H
+#define NEWT_LWIPOPTS_H
+
+/* ---- system ---- */
+#define NO_SYS 1
+#define LWIP_TIMERS 1
+#define SYS_LIGHTWEIGHT_PROT 0
+#define LWIP_NETCONN 0
+#define LWIP_SOCKET 0
+#define LWIP_NETIF_API 0
+#define LWIP_SINGLE_NETIF 1
+#define LWIP_HAVE_LOOPIF 0
+#define LWIP_NETIF_LOOPBACK 0
+#define LWIP_NETIF_STATUS_CALLBACK 0
+#define LWIP_NETIF_LINK_CALLBACK 0
+#define LWIP_NETIF_TX_SINGLE_PBUF 1 /* outbound packets are contiguous: no copy at the boundary */
+#define MEM_ALIGNMENT 8
+
+/* ---- protocols ---- */
+#define LWIP_IPV4 1
+#define LWIP_IPV6 1
+#define LWIP_ARP 0
+#define LWIP_ETHERNET 0
+#define LWIP_ICMP 1
+#define LWIP_RAW 0
+#define LWIP_UDP 1
+#define LWIP_UDPLITE 0
+#define LWIP_TCP 1
+#define LWIP_DHCP 0
+#define LWIP_AUTOIP 0
+#define LWIP_IGMP 0
+#define LWIP_DNS 0
+#define LWIP_IPV6_MLD 0
+#define LWIP_IPV6_AUTOCONFIG 0
+#define LWIP_IPV6_SEND_ROUTER_SOLICIT 0
+#define LWIP_IPV6_DUP_DETECT_ATTEMPTS 0
+#define LWIP_IPV6_DHCP6 0
+#define LWIP_IPV6_NUM_ADDRESSES 4
+#define LWIP_ND6_QUEUEING 0
+#define LWIP_ND6_NUM_NEIGHBORS 4
+#define LWIP_ND6_NUM_DESTINATIONS 16
+#define LWIP_ND6_NUM_PREFIXES 4
+#define LWIP_ND6_NUM_ROUTERS 2
+#define IP_FORWARD 0
+#define LWIP_IPV6_FORWARD 0
+#define IP_DEFAULT_TTL 64
+#define LWIP_BROADCAST_PING 0
+#define LWIP_MULTICAST_PING 0
+
+/* Reassembly and fragmentation, bounded: large UDP replies (EDNS, nested WireGuard) must fit. */
+#define IP_REASSEMBLY 1
+#define IP_FRAG 1
+#define LWIP_IPV6_REASS 1
+#define LWIP_IPV6_FRAG 1
+#define IP_REASS_MAXAGE 3 /* seconds (IP_TMR_INTERVAL ticks) */
+#define IP_REASS_MAX_PBUFS 128
+#define IP6_REASS_MAXAGE 3
+#define MEMP_NUM_REASSDATA 32
+#define MEMP_NUM_FRAG_PBUF 128
+#define IP_FRAG_USES_STATIC_BUF 0
+
+/* ---- memory: static pools, no malloc ---- */
+#define MEM_LIBC_MALLOC 0
+#define MEMP_MEM_MALLOC 0
+#define MEM_USE_POOLS 0
+/* Heap for outbound TCP data (tcp_write copies) and UDP/ICMP sends. */
+#define MEM_SIZE (16 * 1024 * 1024)
+/* Inbound packets, out-of-order segments and reassembly use the pbuf pool. */
+#define PBUF_POOL_SIZE 4096
+#define PBUF_POOL_BUFSIZE 1600
+#define MEMP_NUM_PBUF 64
+#define MEMP_NUM_UDP_PCB 512
+#define MEMP_NUM_TCP_PCB 4096
+#define MEMP_NUM_TCP_PCB_LISTEN 64
+#define MEMP_NUM_TCP_SEG 16384
+#define MEMP_NUM_SYS_TIMEOUT (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 2)
+
+/* ---- TCP ---- */
+#define TCP_MSS 1460 /* advertised MSS is min(TCP_MSS, MTU-40/MTU-60) */
+#define TCP_CALCULATE_EFF_SEND_MSS 1
+#define LWIP_WND_SCALE 1
+#define TCP_RCV_SCALE 4
+/* The window ceiling at scale 4; the per-flow window is a runtime option at or below it. */
+#define TCP_WND (0xFFFFU << TCP_RCV_SCALE)
+#define TCP_SND_BUF (1024 * 1024)
+#define TCP_SND_QUEUELEN ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
+/* Must be set explicitly when TCP_SND_BUF exceeds 64 KiB (the default formula overflows u16). */
+#define TCP_SNDLOWAT (32 * 1024)
+#define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
+#define TCP_OVERSIZE TCP_MSS
+#define TCP_QUEUE_OOSEQ 1
+#define TCP_OOSEQ_MAX_BYTES (256 * 1024)
+#define TCP_OOSEQ_MAX_PBUFS 192
+#define LWIP_TCP_SACK_OUT 1
+#define LWIP_TCP_MAX_SACK_NUM 4
+#define LWIP_TCP_TIMESTAMPS 0
+#define TCP_LISTEN_BACKLOG 0
+#define TCP_TMR_INTERVAL 25 /* delayed ACKs and retransmits run on this timer */
+#define TCP_MSL 15000UL /* TIME_WAIT lasts 2*MSL = 30 s */
+#define TCP_MAXRTX 12
+#define TCP_SYNMAXRTX 4
+#define LWIP_TCP_KEEPALIVE 1
+#define TCP_KEEPIDLE_DEFAULT 60000UL
+#define TCP_KEEPINTVL_DEFAULT 30000UL
+#define TCP_KEEPCNT_DEFAULT 9U
+#define LWIP_DISABLE_TCP_SANITY_CHECKS 1
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 0
+#define LWIP_CALLBACK_API 1
+#define LWIP_EVENT_API 0
+
+/* ---- checksums: generated on output, verified on input ---- */
+#define CHECKSUM_GEN_IP 1
+#define CHECKSUM_GEN_UDP 1
+#define CHECKSUM_GEN_TCP 1
+#define CHECKSUM_GEN_ICMP 1
+#define CHECKSUM_GEN_ICMP6 1
+#define CHECKSUM_CHECK_IP 1
+#define CHECKSUM_CHECK_UDP 1
+#define CHECKSUM_CHECK_TCP 1
+#define CHECKSUM_CHECK_ICMP 1
+#define CHECKSUM_CHECK_ICMP6 1
+#define LWIP_CHECKSUM_ON_COPY 1
+
+/* ---- statistics: drop counters for stats() ---- */
+#define LWIP_STATS 1
+#define LWIP_STATS_DISPLAY 0
+#define LINK_STATS 0
+#define ETHARP_STATS 0
+#define IP_STATS 1
+#define IPFRAG_STATS 1
+#define ICMP_STATS 1
+#define UDP_STATS 1
+#define TCP_STATS 1
+#define MEM_STATS 1
+#define MEMP_STATS 1
+#define SYS_STATS 0
+#define IP6_STATS 1
+#define ICMP6_STATS 1
+#define IP6_FRAG_STATS 1
+#define MLD6_STATS 0
+#define ND6_STATS 0
+#define MIB2_STATS 0
+
+/* ---- hooks into glue.c ---- */
+struct netif;
+struct pbuf;
+/* Destination classes of the packet being processed (ip_current_dest_addr()). */
+#define NEWT_DST_OWN 0
+#define NEWT_DST_PREFIX 1
+#define NEWT_DST_FOREIGN 2
+#define NEWT_DST_MULTICAST 3
+/* Verdicts of newt_tcp_foreign_input. */
+#define NEWT_TCP_PASS 0
+#define NEWT_TCP_CONSUMED 1
+#define NEWT_TCP_APPROVED 2
+int newt_dst_class(void);
+int newt_ip_accept_foreign(unsigned int proto);
+int newt_tcp_foreign_input(void *p, void *tcphdr, unsigned int flags, unsigned int seqno);
+void *newt_tcp_catchall(void);
+void *newt_udp_catchall(void);
+struct netif *newt_route(void);
+unsigned int newt_tcp_isn(const void *local_ip, unsigned short local_port, const void *remote_ip,
+                          unsigned short remote_port);
+#define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \
+  newt_tcp_isn((local_ip), (local_port), (remote_ip), (remote_port))
+/* One interface: every route leads to it. */
+#define LWIP_HOOK_IP4_ROUTE_SRC(src, dest) newt_route()
+#define LWIP_HOOK_IP6_ROUTE(src, dest) newt_route()
+
+#endif /* NEWT_LWIPOPTS_H */

@@ -1,0 +1,239 @@
+import assert from "node:assert/strict";
+import { ManualClock } from "../../src/clock.ts";
+import { Device } from "../../src/wireguard/device.ts";
+import { generatePrivateKey, publicKey } from "../../src/wireguard/keys.ts";
+import { getLogger } from "../../src/log.ts";
+import type { UdpRemote } from "../../src/udp_socket.ts";
+import {
+  KEEPALIVE_TIMEOUT,
+  REJECT_AFTER_TIME,
+  REKEY_AFTER_TIME,
+  REKEY_TIMEOUT,
+} from "../../src/wireguard/constants.ts";
+
+/** A minimal IPv4 packet (UDP header-less payload) from src to dst. */
+function ipv4(src: number[], dst: number[], payloadLen = 20): Uint8Array {
+  const p = new Uint8Array(20 + payloadLen);
+  p[0] = 0x45;
+  p[2] = (p.length >> 8) & 0xff;
+  p[3] = p.length & 0xff;
+  p[8] = 64;
+  p[9] = 17;
+  p.set(src, 12);
+  p.set(dst, 16);
+  for (let i = 20; i < p.length; i++) p[i] = i & 0xff;
+  return p;
+}
+
+/** Two devices wired back to back through an in-memory "network" with a manual clock. */
+function pair(opts: { psk?: boolean } = {}) {
+  const clock = new ManualClock(1_000_000);
+  const log = getLogger("test-quiet");
+  const kA = generatePrivateKey(), kB = generatePrivateKey();
+  const wallClock = () => clock.now();
+  const a = new Device({ privateKey: kA, clock, logger: log, wallClock });
+  const b = new Device({ privateKey: kB, clock, logger: log, wallClock });
+  const addrA: UdpRemote = { address: "127.0.0.1", port: 1111 };
+  let addrB: UdpRemote = { address: "127.0.0.1", port: 2222 };
+  const inflight: Array<() => void> = [];
+  const wire = { dropAll: false, captured: [] as Uint8Array[] };
+  a.sendDatagram = (d, to) => {
+    wire.captured.push(d);
+    if (!wire.dropAll && to.port === addrB.port) inflight.push(() => b.receiveDatagram(d, addrA));
+  };
+  b.sendDatagram = (d, to) => {
+    if (!wire.dropAll && to.port === addrA.port) inflight.push(() => a.receiveDatagram(d, addrB));
+  };
+  const psk = opts.psk ? generatePrivateKey() : undefined;
+  const peerB = a.addPeer({
+    publicKey: publicKey(kB),
+    presharedKey: psk,
+    allowedIPs: ["10.0.0.2/32"],
+    endpoint: addrB,
+  });
+  const peerA = b.addPeer({
+    publicKey: publicKey(kA),
+    presharedKey: psk,
+    allowedIPs: ["10.0.0.1/32"],
+  });
+  const gotA: Uint8Array[] = [], gotB: Uint8Array[] = [];
+  a.onPacket = (p) => gotA.push(p.slice());
+  b.onPacket = (p) => gotB.push(p.slice());
+  const flush = () => {
+    for (let i = 0; i < 10_000 && inflight.length; i++) inflight.shift()!();
+  };
+  const roamB = (port: number) => (addrB = { address: "127.0.0.1", port });
+  return { clock, a, b, peerA, peerB, gotA, gotB, flush, wire, roamB, addrB: () => addrB };
+}
+
+Deno.test("device: handshake on demand, data both ways, padding trimmed", () => {
+  for (const psk of [false, true]) {
+    const t = pair({ psk });
+    const p1 = ipv4([10, 0, 0, 1], [10, 0, 0, 2], 33);
+    t.a.sendPacket(p1); // staged, triggers initiation
+    t.flush();
+    assert.equal(t.gotB.length, 1);
+    assert.deepEqual(t.gotB[0], p1);
+    const p2 = ipv4([10, 0, 0, 2], [10, 0, 0, 1], 1300);
+    t.b.sendPacket(p2);
+    t.flush();
+    assert.deepEqual(t.gotA, [p2]);
+    assert.equal(t.a.counters.handshakes, 1);
+    assert.equal(t.b.counters.handshakes, 1);
+    t.a.close();
+    t.b.close();
+  }
+});
+
+Deno.test("device: cryptokey routing drops wrong inner sources and unroutable packets", () => {
+  const t = pair();
+  t.a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 2]));
+  t.flush();
+  t.a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 99])); // no peer owns it
+  assert.equal(t.a.drops.get("no-route"), 1);
+  // B sends with a source that A's peer entry does not allow.
+  t.b.sendPacket(ipv4([10, 0, 0, 66], [10, 0, 0, 1]));
+  t.flush();
+  assert.equal(t.gotA.length, 0);
+  assert.equal(t.a.drops.get("inner-source-not-allowed"), 1);
+  t.a.close();
+  t.b.close();
+});
+
+Deno.test("device: replayed transport packets and garbage are counted drops", () => {
+  const t = pair();
+  t.a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 2]));
+  t.flush();
+  const data = t.wire.captured.at(-1)!;
+  assert.equal(data[0], 4);
+  t.b.receiveDatagram(data, { address: "127.0.0.1", port: 1111 });
+  assert.equal(t.b.drops.get("replayed"), 1);
+  const tampered = data.slice();
+  tampered[40]! ^= 0x80;
+  t.b.receiveDatagram(tampered, { address: "127.0.0.1", port: 1111 });
+  assert.equal(t.b.drops.get("replayed"), 1);
+  assert.equal(t.b.drops.get("bad-tag"), 1);
+  t.b.receiveDatagram(new Uint8Array([1, 0, 0, 0, 5]), { address: "1.2.3.4", port: 1 });
+  t.b.receiveDatagram(new Uint8Array([9, 0, 0, 0]), { address: "1.2.3.4", port: 1 });
+  t.b.receiveDatagram(new Uint8Array(148).fill(0).map((_, i) => i === 0 ? 1 : 0), {
+    address: "1.2.3.4",
+    port: 1,
+  });
+  assert.equal(t.b.drops.get("malformed-bad-size"), 1);
+  assert.equal(t.b.drops.get("malformed-unknown-type"), 1);
+  assert.equal(t.b.drops.get("bad-mac1"), 1);
+  // Seeded random garbage never throws out of the receive path.
+  let seed = 12345;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  for (let i = 0; i < 5000; i++) {
+    const len = Math.floor(rnd() * 200);
+    const g = new Uint8Array(len).map(() => Math.floor(rnd() * 256));
+    if (len > 0) g[0] = 1 + Math.floor(rnd() * 4);
+    if (len > 3) g[1] = g[2] = g[3] = 0;
+    t.b.receiveDatagram(g, { address: "1.2.3.4", port: 9 });
+  }
+  assert.equal(t.b.drops.get("internal-error"), undefined);
+  t.a.close();
+  t.b.close();
+});
+
+Deno.test("device: keepalive after data received, rekey after REKEY_AFTER_TIME", () => {
+  const t = pair();
+  t.a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 2]));
+  t.flush();
+  const before = t.a.counters.keepalivesReceived;
+  t.clock.advance(KEEPALIVE_TIMEOUT + 1); // B received data and sent nothing: keepalive
+  t.flush();
+  assert.equal(t.a.counters.keepalivesReceived, before + 1);
+  // The initiator rekeys when its keypair is older than REKEY_AFTER_TIME and it sends.
+  t.clock.advance(REKEY_AFTER_TIME);
+  t.a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 2]));
+  t.flush();
+  assert.equal(t.a.counters.handshakes, 2);
+  t.a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 2]));
+  t.flush();
+  assert.equal(t.gotB.length, 3);
+  t.a.close();
+  t.b.close();
+});
+
+Deno.test("device: retransmits unanswered initiations and gives up after REKEY_ATTEMPT_TIME", () => {
+  const t = pair();
+  t.wire.dropAll = true;
+  t.a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 2]));
+  const initiations = () => t.wire.captured.filter((d) => d[0] === 1).length;
+  assert.equal(initiations(), 1);
+  t.clock.advance(REKEY_TIMEOUT + 400);
+  assert.equal(initiations(), 2);
+  t.clock.advance(120_000);
+  // The first initiation + 19 retries (wireguard-go gives up once attempts > MAX_TIMER_HANDSHAKES).
+  assert.equal(initiations(), 20);
+  t.clock.advance(60_000);
+  assert.equal(initiations(), 20);
+  assert.equal(t.peerB.stagedCount, 0);
+  t.a.close();
+  t.b.close();
+});
+
+Deno.test("device: keys expire after REJECT_AFTER_TIME without a new handshake", () => {
+  const t = pair();
+  t.a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 2]));
+  t.flush();
+  t.wire.dropAll = true;
+  t.clock.advance(REJECT_AFTER_TIME + 1);
+  t.wire.dropAll = false;
+  // A's current keypair is unusable: the packet waits for a fresh handshake.
+  t.a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 2]));
+  assert.equal(t.peerB.stagedCount, 1);
+  t.flush();
+  assert.equal(t.peerB.stagedCount, 0);
+  assert.equal(t.gotB.length, 2);
+  t.a.close();
+  t.b.close();
+});
+
+Deno.test("device: the peer's endpoint follows its last authenticated packet (roaming)", () => {
+  const t = pair();
+  t.a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 2]));
+  t.flush();
+  t.roamB(3333);
+  t.b.sendPacket(ipv4([10, 0, 0, 2], [10, 0, 0, 1]));
+  t.flush();
+  assert.equal(t.peerB.endpoint?.port, 3333);
+  t.a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 2]));
+  t.flush();
+  assert.equal(t.gotB.length, 2);
+  t.a.close();
+  t.b.close();
+});
+
+Deno.test("device: under load, initiations need a cookie (MAC2) and still complete", () => {
+  const clock = new ManualClock(0);
+  const log = getLogger("test-quiet");
+  const kA = generatePrivateKey(), kB = generatePrivateKey();
+  const a = new Device({ privateKey: kA, clock, logger: log });
+  const b = new Device({ privateKey: kB, clock, logger: log, underLoadThreshold: 0 });
+  const q: Array<() => void> = [];
+  const sent: Uint8Array[] = [];
+  a.sendDatagram = (d) => q.push(() => b.receiveDatagram(d, { address: "127.0.0.1", port: 1 }));
+  b.sendDatagram = (
+    d,
+  ) => (sent.push(d), q.push(() => a.receiveDatagram(d, { address: "127.0.0.1", port: 2 })));
+  a.addPeer({
+    publicKey: publicKey(kB),
+    allowedIPs: ["10.0.0.2/32"],
+    endpoint: { address: "127.0.0.1", port: 2 },
+  });
+  b.addPeer({ publicKey: publicKey(kA), allowedIPs: ["10.0.0.1/32"] });
+  let got = 0;
+  b.onPacket = () => got++;
+  a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 2]));
+  while (q.length) q.shift()!();
+  assert.equal(sent[0]?.[0], 3, "first answer is a cookie reply");
+  assert.equal(b.drops.get("cookie-sent"), 1);
+  clock.advance(REKEY_TIMEOUT + 400); // retransmit carries MAC2
+  while (q.length) q.shift()!();
+  assert.equal(got, 1);
+  a.close();
+  b.close();
+});
