@@ -1,19 +1,24 @@
 /**
- * `startServer`: wires the WireGuard device, the netstack and the proxy into one running
- * endpoint, and returns a handle with stats, peer management and a graceful close. The CLI and
- * `startProxy` are thin layers over it.
+ * `startProxy`: one call from a config to a running endpoint — WireGuard device, netstack and
+ * flow proxy wired together, with stats, runtime peers and timeouts, and a graceful close.
+ * The CLI is a thin layer over it.
  *
  * @module
  */
 import { type Clock, systemClock } from "./clock.ts";
 import { getLogger, type Logger } from "./log.ts";
+import type { ProxyTimeouts } from "./proxy/context.ts";
+import type { FlowCounters } from "./proxy/stats.ts";
+import type { FlowProxyOptions } from "./proxy/proxy.ts";
+import type { Proto } from "./proxy/policy.ts";
+import { bindDevice, createNetTunWithOptions, type Net, type NetTunOptions } from "./tun.ts";
+import { formatCidr, tryParseIp } from "./wire/ip_address.ts";
 import { Device, type PeerOptions } from "./wireguard/device.ts";
 import type { Key } from "./wireguard/keys.ts";
 import type { Peer } from "./wireguard/peer.ts";
-import { formatCidr } from "./wire/ip_address.ts";
 
-/** Options of {@linkcode startServer}. */
-export interface ServerOptions {
+/** Options of {@linkcode startProxy}. */
+export interface ProxyConfig {
   /** The server's private key. */
   privateKey: Key;
   /** UDP port for WireGuard (0 = any free port). Default 51820. */
@@ -22,90 +27,180 @@ export interface ServerOptions {
   listenHostname?: string;
   /** The server's own tunnel addresses with prefix, e.g. ["10.88.0.1/24", "fd88::1/64"]. */
   addresses: string[];
+  /** DNS servers inside the tunnel (for `net.lookupHost`). */
+  dns?: string[];
   /** Tunnel MTU. Default 1420. */
   mtu?: number;
   /** Peers to add at start. */
   peers?: PeerOptions[];
+  /** Proxy TCP (default true). */
+  tcp?: boolean;
+  /** Proxy UDP (default true). */
+  udp?: boolean;
+  /** Policy, limits, timeouts, flow log (see FlowProxyOptions). */
+  proxy?: Omit<FlowProxyOptions, "peerOf" | "logger">;
+  /** Netstack tuning. */
+  netstack?: NetTunOptions["netstack"];
   /** Logger for the device and proxy. */
   logger?: Logger;
   /** Clock (tests). */
   clock?: Clock;
-  /** UDP backend. */
+  /** UDP backend for the WireGuard socket. */
   udpBackend?: "auto" | "deno" | "node";
 }
 
-/** Live figures of a running server. */
-export interface ServerStats {
+/** Live figures of a running proxy. */
+export interface ProxyStatsSnapshot {
   /** The UDP port WireGuard listens on. */
   listenPort: number;
   /** Per-peer figures. */
   peers: Array<{
     publicKey: Key;
+    shortKey: string;
     endpoint: string | null;
     lastHandshake: number;
     rxBytes: number;
     txBytes: number;
     allowedIPs: string[];
+    flows: FlowCounters | undefined;
   }>;
   /** Device counters. */
   device: Device["counters"];
-  /** Drops by reason. */
+  /** Device drops by reason. */
   drops: Record<string, number>;
+  /** Proxy totals. */
+  tcp: FlowCounters;
+  /** Proxy UDP totals. */
+  udp: FlowCounters;
+  /** Netstack counters. */
+  netstack: Record<string, number>;
 }
 
-/** A running server. */
-export interface ServerHandle {
+/** A running proxy. */
+export interface ProxyHandle {
   /** The WireGuard device. */
   readonly device: Device;
+  /** The network inside the tunnel (netstack, proxy switches, dial/listen). */
+  readonly net: Net;
   /** The UDP port WireGuard listens on. */
   readonly listenPort: number;
   /** Adds a peer at runtime. */
   addPeer(peer: PeerOptions): Peer;
-  /** Removes a peer at runtime, ending its flows. */
+  /** Removes a peer at runtime, ending its flows and sessions. */
   removePeer(publicKey: Key): boolean;
+  /** Changes timeouts at runtime. */
+  setTimeouts(t: Partial<ProxyTimeouts>): void;
   /** Current figures. */
-  stats(): ServerStats;
+  stats(): ProxyStatsSnapshot;
   /** Stops accepting, lets flows drain up to `drainMs`, then closes everything. */
   close(drainMs?: number): Promise<void>;
 }
 
-/** Starts the device (and, as they land, the netstack and the proxy). */
-export async function startServer(options: ServerOptions): Promise<ServerHandle> {
-  const log = options.logger ?? getLogger("newt");
+/** This host's own addresses, when `--allow-sys` lets us ask (for the own-endpoint deny). */
+function hostAddresses(): Uint8Array[] {
+  try {
+    if (Deno.permissions.querySync({ name: "sys", kind: "networkInterfaces" }).state !== "granted") {
+      return [];
+    }
+    return Deno.networkInterfaces().map((i) => tryParseIp(i.address)).filter((a): a is Uint8Array =>
+      a !== undefined
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** Starts the WireGuard device, the netstack and the proxy. */
+export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
+  const log = config.logger ?? getLogger("newt");
+  const mtu = config.mtu ?? 1420;
   const device = new Device({
-    privateKey: options.privateKey,
-    mtu: options.mtu ?? 1420,
-    clock: options.clock ?? systemClock,
+    privateKey: config.privateKey,
+    mtu,
+    clock: config.clock ?? systemClock,
     logger: log,
   });
-  for (const p of options.peers ?? []) device.addPeer(p);
-  const addr = await device.listen({
-    port: options.listenPort ?? 51820,
-    ...(options.listenHostname ? { hostname: options.listenHostname } : {}),
-    backend: options.udpBackend ?? "auto",
+  const peerOf = (address: string) => {
+    const a = tryParseIp(address);
+    return (a && device.allowedIPs.lookup(a)?.shortKey) ?? "";
+  };
+  const listenPort = config.listenPort ?? 51820;
+  const own: Array<{ addr?: Uint8Array; port: number; proto: Proto }> = [];
+  const { tun, net } = await createNetTunWithOptions(config.addresses, config.dns ?? [], mtu, {
+    enableTcpProxy: config.tcp ?? true,
+    enableUdpProxy: config.udp ?? true,
+    proxy: { ...config.proxy, ownEndpoints: own, logger: log, peerOf },
+    ...(config.netstack ? { netstack: config.netstack } : {}),
   });
+  bindDevice(device, tun);
+  for (const p of config.peers ?? []) device.addPeer(p);
+  let addr: { hostname: string; port: number };
+  try {
+    addr = await device.listen({
+      port: listenPort,
+      ...(config.listenHostname ? { hostname: config.listenHostname } : {}),
+      backend: config.udpBackend ?? "auto",
+    });
+  } catch (err) {
+    device.close();
+    await net.close();
+    throw err;
+  }
+  // Peers must not reach our own WireGuard port through the proxy.
+  for (const a of hostAddresses()) own.push({ addr: a, port: addr.port, proto: "udp" });
+  own.push(...(config.proxy?.ownEndpoints ?? []));
   log.info("wireguard listening", { port: addr.port, backend: device.socket?.backend });
   return {
     device,
+    net,
     listenPort: addr.port,
     addPeer: (p) => device.addPeer(p),
-    removePeer: (k) => device.removePeer(k),
-    stats: () => ({
-      listenPort: addr.port,
-      peers: device.peers.map((p) => ({
-        publicKey: p.publicKey,
-        endpoint: p.endpoint ? `${p.endpoint.address}:${p.endpoint.port}` : null,
-        lastHandshake: p.stats.lastHandshake,
-        rxBytes: p.stats.rxBytes,
-        txBytes: p.stats.txBytes,
-        allowedIPs: device.allowedIPs.entriesForPeer(p).map(formatCidr),
-      })),
-      device: { ...device.counters },
-      drops: Object.fromEntries(device.drops),
-    }),
-    close: (_drainMs = 0) => {
+    removePeer: (k) => {
+      const peer = device.peerByKey(k);
+      if (!peer) return false;
+      net.proxy.closePeer(peer.shortKey);
+      return device.removePeer(k);
+    },
+    setTimeouts: (t) => net.proxy.setTimeouts(t),
+    stats: () => {
+      const flows = net.proxy.stats.snapshot();
+      return {
+        listenPort: addr.port,
+        peers: device.peers.map((p) => ({
+          publicKey: p.publicKey,
+          shortKey: p.shortKey,
+          endpoint: p.endpoint ? formatEndpoint(p.endpoint) : null,
+          lastHandshake: p.stats.lastHandshake,
+          rxBytes: p.stats.rxBytes,
+          txBytes: p.stats.txBytes,
+          allowedIPs: device.allowedIPs.entriesForPeer(p).map(formatCidr),
+          flows: flows.perPeer[p.shortKey],
+        })),
+        device: { ...device.counters },
+        drops: Object.fromEntries(device.drops),
+        tcp: flows.tcp,
+        udp: flows.udp,
+        netstack: { ...net.stack.stats() } as unknown as Record<string, number>,
+      };
+    },
+    close: async (drainMs = 0) => {
+      await net.proxy.close(drainMs);
       device.close();
-      return Promise.resolve();
+      net.stack.close();
     },
   };
 }
+
+function formatEndpoint(e: { address: string; port: number }): string {
+  return e.address.includes(":") ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+}
+
+/** @deprecated Alias of {@linkcode startProxy} kept for the CLI's first pass. */
+export const startServer: typeof startProxy = startProxy;
+/** Alias of {@linkcode ProxyConfig}. */
+export type ServerOptions = ProxyConfig;
+/** Alias of {@linkcode ProxyHandle}. */
+export type ServerHandle = ProxyHandle;
+/** Alias of {@linkcode ProxyStatsSnapshot}. */
+export type ServerStats = ProxyStatsSnapshot;
+

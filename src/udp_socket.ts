@@ -34,7 +34,7 @@
  */
 
 import dgram from "node:dgram";
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 
 /** A datagram's sender or destination; `address` is IP text without brackets. */
 export interface UdpRemote {
@@ -80,7 +80,8 @@ export interface UdpSocket {
   receive(buf: Uint8Array): Promise<UdpReceived | null>;
   /**
    * Sends without awaiting completion (errors counted, not thrown). The socket may read `data`
-   * after this returns: do not modify it afterwards.
+   * after this returns: do not modify it afterwards. Order is not guaranteed: measured in Deno
+   * 2.9.6, sends that have to wait (fresh socket, full send buffer) go out in reverse order.
    */
   send(data: Uint8Array, to: UdpRemote): void;
   /** Closes the socket; a pending and every later `receive` resolves null. Idempotent. */
@@ -108,6 +109,11 @@ export function normaliseAddress(address: string): string {
     if (lower === "::ffff:" && address.includes(".")) return address.slice(7);
   }
   return address;
+}
+
+/** Deno silently truncates ports to 16 bits (70000 → 4464): check before sending. */
+function badPort(port: number): boolean {
+  return !(port >= 1 && port <= 65535 && Number.isInteger(port));
 }
 
 function newStats(): UdpStats {
@@ -185,6 +191,7 @@ class DenoUdpSocket implements UdpSocket {
 
   send(data: Uint8Array, to: UdpRemote): void {
     this.stats.sent++;
+    if (badPort(to.port)) return this.#onSendError(new RangeError(`invalid port ${to.port}`));
     try {
       this.#conn.send(data, { transport: "udp", hostname: to.address, port: to.port })
         .catch(this.#onSendError);
@@ -288,6 +295,7 @@ class NodeUdpSocket implements UdpSocket {
 
   send(data: Uint8Array, to: UdpRemote): void {
     this.stats.sent++;
+    if (badPort(to.port)) return this.#onSent(new RangeError(`invalid port ${to.port}`));
     try {
       this.#sock.send(data, to.port, to.address, this.#onSent);
     } catch (err) {

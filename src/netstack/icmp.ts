@@ -37,7 +37,12 @@ const QUOTE_DATA = 64;
  * Rebuilds the start of a peer's UDP packet (IP header, UDP header, some payload) for the
  * quote of an ICMP error: the peer's kernel matches the error to its socket by this header.
  */
-export function quoteUdp(family: Family, src: FlowAddr, dst: FlowAddr, data: Uint8Array): Uint8Array {
+export function quoteUdp(
+  family: Family,
+  src: FlowAddr,
+  dst: FlowAddr,
+  data: Uint8Array,
+): Uint8Array {
   const s = parseIp(src.address), d = parseIp(dst.address);
   if (!s || !d || s.family !== family || d.family !== family) {
     throw new TypeError("quoteUdp: address family mismatch");

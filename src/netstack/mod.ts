@@ -22,8 +22,8 @@
  * @module
  */
 export {
-  NETSTACK_LIMITS,
   Netstack,
+  NETSTACK_LIMITS,
   type NetstackOptions,
   type TcpFlowRequest,
   type UnreachableTarget,

@@ -26,7 +26,7 @@ import {
   StackClosedError,
 } from "./errors.ts";
 import { flowKey, type HeldSyn, HeldSynTable, parseSyn } from "./flow.ts";
-import { quoteUdp, type UnreachableKind, unreachableCode } from "./icmp.ts";
+import { quoteUdp, unreachableCode, type UnreachableKind } from "./icmp.ts";
 import { type NetstackStats, TS_STAT_NAMES, WASM_STAT_NAMES } from "./stats.ts";
 import { TcpConn, type TcpDriver, TcpListener } from "./tcp.ts";
 import { type UdpDatagram, type UdpDriver, UdpSocket } from "./udp.ts";
@@ -105,6 +105,8 @@ interface PendingDial {
 }
 
 const ERR_CLSD = -15;
+/** TCP_TMR_INTERVAL in lwipopts.h: the shortest timeout lwIP ever registers. */
+const TCP_TIMER_MS = 25;
 const ERR_ABRT = -13;
 /** Bound on queued work run after one wasm call; the rest continues on a fresh task. */
 const FLUSH_BATCH = 100_000;
@@ -136,6 +138,7 @@ export class Netstack {
   #pendingInput: Uint8Array[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = 0;
+  #timerShort = false;
   #closed = false;
   #fatal: Error | null = null;
   #conns: (TcpConn | undefined)[] = [];
@@ -211,10 +214,10 @@ export class Netstack {
       }
       addresses.push(c);
     }
-    let stack: Netstack | undefined;
-    const imports = Netstack.#imports(() => stack!);
-    const x = await instantiateNetstack(imports);
-    stack = new Netstack(x, mtu, addresses, options);
+    const ref: { stack?: Netstack } = {};
+    const x = await instantiateNetstack(Netstack.#imports(() => ref.stack!));
+    const stack = new Netstack(x, mtu, addresses, options);
+    ref.stack = stack;
     stack.#init(options);
     return stack;
   }
@@ -234,16 +237,15 @@ export class Netstack {
     }
     this.#mem.set(packet, this.#io);
     this.#inWasm = true;
-    let sleep = -1;
     try {
-      sleep = this.#x.input(len);
+      this.#x.input(len);
     } catch (e) {
+      this.#inWasm = false;
       this.#die(e);
       return;
-    } finally {
-      this.#inWasm = false;
     }
-    this.#schedule(sleep);
+    this.#inWasm = false;
+    this.#maybeSchedule();
     if (!this.#flushing && (this.#taskHead < this.#tasks.length || this.#pendingInput.length > 0)) {
       this.#flush();
     }
@@ -310,7 +312,9 @@ export class Netstack {
   dialTcp(options: { hostname: string; port: number }): Promise<TcpConn> {
     if (this.#closed) return Promise.reject(new StackClosedError());
     const ip = parseIp(options.hostname);
-    if (!ip) return Promise.reject(new TypeError(`dialTcp: not an IP address: ${options.hostname}`));
+    if (!ip) {
+      return Promise.reject(new TypeError(`dialTcp: not an IP address: ${options.hostname}`));
+    }
     return new Promise((resolve, reject) => {
       const fid = this.#call(() => {
         this.#mem.fill(0, this.#io, this.#io + 16);
@@ -436,7 +440,7 @@ export class Netstack {
       if (e !== 0) throw new RangeError(`cannot add address ${formatIp(a.family, a.bytes)} (${e})`);
     }
     void options;
-    this.#schedule(this.#x.next_timeout());
+    this.#maybeSchedule();
   }
 
   static #bindFamily(hostname: string | undefined): number {
@@ -466,7 +470,7 @@ export class Netstack {
       tcp_connected: (fid, err) => self().#onConnected(fid, err),
       tcp_data: (fid, ptr, len) => {
         const s = self();
-        s.#conns[fid]?.onData(s.#mem.slice(ptr, ptr + len));
+        s.#conns[fid]?.onData(s.#mem, ptr, len);
       },
       tcp_fin: (fid) => self().#conns[fid]?.onFin(),
       tcp_sent: (fid) => self().#conns[fid]?.onSent(),
@@ -524,7 +528,7 @@ export class Netstack {
       throw e;
     }
     this.#inWasm = false;
-    if (!this.#closed) this.#schedule(this.#x.next_timeout());
+    this.#maybeSchedule();
     if (!this.#flushing) this.#flush();
     return r;
   }
@@ -573,10 +577,20 @@ export class Netstack {
       clearTimeout(this.#timer);
     }
     this.#timerAt = at;
+    this.#timerShort = sleep <= TCP_TIMER_MS;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.#call(() => this.#x.timers(), 0);
+      this.#schedule(this.#call(() => this.#x.timers(), -1));
     }, sleep);
+  }
+
+  /**
+   * Re-arms the timer after a call into the module, cheaply: lwIP never adds a timeout sooner
+   * than its TCP timer interval, so an armed timer due within that interval stays right.
+   */
+  #maybeSchedule(): void {
+    if (this.#closed || (this.#timer !== undefined && this.#timerShort)) return;
+    this.#schedule(this.#x.next_timeout());
   }
 
   #writeTuple(local: IpBytes, lport: number, remote: IpBytes, rport: number): void {
@@ -672,7 +686,12 @@ export class Netstack {
         this.#counters["tcp.handshake_timeouts"]++;
         const i = held.info;
         this.#run(() => {
-          this.#writeTuple(parseIp(i.dst.address)!, i.dst.port, parseIp(i.src.address)!, i.src.port);
+          this.#writeTuple(
+            parseIp(i.dst.address)!,
+            i.dst.port,
+            parseIp(i.src.address)!,
+            i.src.port,
+          );
           this.#x.tcp_abort_pending();
         });
         reject(new FlowCancelledError("handshake not completed in time"));
@@ -754,7 +773,9 @@ export class Netstack {
       this.#dials.delete(fid);
       clearTimeout(d.timer);
       this.#tasks.push(() =>
-        d.reject(new ConnectError(`dialTcp: ${err === ERR_CLSD ? "closed" : lwipErrorName(err)}`, err))
+        d.reject(
+          new ConnectError(`dialTcp: ${err === ERR_CLSD ? "closed" : lwipErrorName(err)}`, err),
+        )
       );
     }
   }

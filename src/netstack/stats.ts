@@ -51,6 +51,7 @@ export const WASM_STAT_NAMES = [
   "pool.pbuf_exhausted",
   "pool.udp_pcb_used",
   "tcp.flow_ids_used",
+  "pool.tcp_pcb_bytes",
 ] as const;
 
 /** Counters kept by the TypeScript binding. */

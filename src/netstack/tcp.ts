@@ -23,6 +23,8 @@ export interface TcpDriver {
 }
 
 const MAX_READ_CHUNK = 64 * 1024;
+/** Receive buffers grow from this size, doubling each time one fills, up to MAX_READ_CHUNK. */
+const MIN_RX_BUFFER = 2 * 1024;
 /** Retry interval when the shared heap, not this flow's window, stalled a write. */
 const WRITE_RETRY_MS = 5;
 
@@ -50,6 +52,10 @@ export class TcpConn {
   #writeClosed = false;
   #readWaiter: (() => void) | null = null;
   #sentWaiter: (() => void) | null = null;
+  /** Segments are copied into a shared buffer; queued chunks are views of it. */
+  #rxBuf: Uint8Array | null = null;
+  #rxFill = 0;
+  #rxNext = MIN_RX_BUFFER;
 
   /** @internal Created by Netstack. */
   constructor(driver: TcpDriver, fid: number, local: Deno.NetAddr, remote: Deno.NetAddr) {
@@ -116,11 +122,12 @@ export class TcpConn {
     return Promise.resolve();
   }
 
-  /** Closes both directions (FIN; RST if received data was left unread). */
+  /** Closes both directions (FIN; RST if received data was left unread, as Linux does). */
   close(): void {
     if (this.#released) return;
     this.#released = true;
-    this.#driver.tcpClose(this.#fid);
+    if (this.#queued > 0) this.#driver.tcpAbort(this.#fid);
+    else this.#driver.tcpClose(this.#fid);
     this.#finish(null);
   }
 
@@ -145,14 +152,29 @@ export class TcpConn {
 
   // ---- events from the stack (called synchronously from wasm imports; must not call in) ----
 
-  /** @internal */
-  onData(chunk: Uint8Array): void {
+  /** @internal Copies `len` bytes at `ptr` of the module's memory (valid only now). */
+  onData(mem: Uint8Array, ptr: number, len: number): void {
     if (this.#discard) {
-      this.#driver.tcpRecved(this.#fid, chunk.length);
+      this.#driver.tcpRecved(this.#fid, len);
       return;
     }
-    this.#queue.push(chunk);
-    this.#queued += chunk.length;
+    let buf = this.#rxBuf;
+    if (!buf || this.#rxFill + len > buf.length) {
+      buf = new Uint8Array(Math.max(len, this.#rxNext));
+      this.#rxNext = Math.min(this.#rxNext * 2, MAX_READ_CHUNK);
+      this.#rxBuf = buf;
+      this.#rxFill = 0;
+    }
+    const start = this.#rxFill;
+    buf.set(mem.subarray(ptr, ptr + len), start);
+    this.#rxFill = start + len;
+    const last = this.#queue.length > this.#queueHead ? this.#queue[this.#queue.length - 1]! : null;
+    if (last && last.buffer === buf.buffer && last.byteOffset + last.length === start) {
+      this.#queue[this.#queue.length - 1] = buf.subarray(last.byteOffset, start + len);
+    } else {
+      this.#queue.push(buf.subarray(start, start + len));
+    }
+    this.#queued += len;
     this.#wakeReader();
   }
 
@@ -254,6 +276,10 @@ export class TcpConn {
       this.#queueHead = 0;
     }
     this.#queued -= out.length;
+    if (this.#queued === 0 && this.#rxBuf && this.#rxFill * 2 > this.#rxBuf.length) {
+      // mostly handed out: let the consumer's views keep it, start afresh next time
+      this.#rxBuf = null;
+    }
     if (!this.#released) this.#driver.tcpRecved(this.#fid, out.length);
     return out;
   }

@@ -255,6 +255,33 @@ export class Device {
     }
   }
 
+  #permitted = new Map<string, boolean>();
+
+  /**
+   * Whether Deno lets us send to `to`. A UDP send needs net permission for its destination, so a
+   * narrow `--allow-net` must include the peers' endpoint addresses; say so once per address.
+   */
+  endpointPermitted(to: UdpRemote): boolean {
+    const host = to.address.includes(":") ? `[${to.address}]:${to.port}` : `${to.address}:${to.port}`;
+    let ok = this.#permitted.get(host);
+    if (ok === undefined) {
+      try {
+        ok = Deno.permissions.querySync({ name: "net", host }).state === "granted";
+      } catch {
+        ok = false;
+      }
+      if (this.#permitted.size > 4096) this.#permitted.clear();
+      this.#permitted.set(host, ok);
+      if (!ok) {
+        this.log.warn(
+          `cannot send to peer endpoint ${host}: Deno has no net permission for it ` +
+            `(add it to --allow-net, e.g. --allow-net=${to.address.includes(":") ? `[${to.address}]` : to.address})`,
+        );
+      }
+    }
+    return ok;
+  }
+
   /** Counts a dropped datagram or packet by reason. */
   countDrop(reason: string): void {
     this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);

@@ -230,6 +230,10 @@ export class Peer implements TimerActions {
       this.device.countDrop("no-endpoint");
       return;
     }
+    if (this.device.socket && !this.device.endpointPermitted(this.endpoint)) {
+      this.device.countDrop("endpoint-not-permitted");
+      return;
+    }
     this.stats.txBytes += msg.length;
     this.device.sendDatagram(msg, this.endpoint);
   }

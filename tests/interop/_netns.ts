@@ -107,6 +107,28 @@ export class Netns {
     return ifname;
   }
 
+  /** Joins this namespace to `other` with a veth pair, addressing both ends. */
+  async linkTo(other: Netns, ownAddr: string, otherAddr: string): Promise<void> {
+    const a = `v${crypto.randomUUID().slice(0, 6)}`, b = `v${crypto.randomUUID().slice(0, 6)}`;
+    await this.exec("ip", ["link", "add", a, "type", "veth", "peer", "name", b]);
+    await this.exec("ip", ["link", "set", b, "netns", other.name]);
+    await this.exec("ip", ["address", "add", ownAddr, "dev", a]);
+    await other.exec("ip", ["address", "add", otherAddr, "dev", b]);
+    await this.exec("ip", ["link", "set", a, "up"]);
+    await other.exec("ip", ["link", "set", b, "up"]);
+  }
+
+  /**
+   * Adds target addresses on one end of a veth pair whose other end stays unaddressed (the
+   * kernel here has no dummy interfaces): other addresses on the prefix blackhole.
+   */
+  async addDummy(name: string, addrs: string[]): Promise<void> {
+    await this.exec("ip", ["link", "add", name, "type", "veth", "peer", "name", `${name}p`]);
+    for (const a of addrs) await this.exec("ip", ["address", "add", a, "dev", name]);
+    await this.exec("ip", ["link", "set", `${name}p`, "up"]);
+    await this.exec("ip", ["link", "set", name, "up"]);
+  }
+
   /** Runs `wg` in the namespace. */
   wg(args: string[]): Promise<string> {
     return this.exec("wg", args);

@@ -643,38 +643,38 @@ static void inject(u32_t len) {
   nif.input(p, &nif);
 }
 
-/** Inbound IP packet of `len` bytes in io. Returns ms until the next lwIP timeout (-1: none). */
+/** Inbound IP packet of `len` bytes in io. (JS asks next_timeout separately: sys_now is costly.) */
 EXPORT(input) s32_t newt_input(u32_t len) {
   counters[C_IN_PACKETS]++;
   if (len == 0 || len > 65535) {
     counters[C_DROP_LENGTH]++;
-    return sleep_time();
+    return 0;
   }
   u32_t v = io[0] >> 4;
   if (v == 4) {
     if (len < IP_HLEN) {
       counters[C_DROP_LENGTH]++;
-      return sleep_time();
+      return 0;
     }
     if (class_of4(io + 16) == NEWT_DST_MULTICAST) {
       counters[C_DROP_MULTICAST]++;
-      return sleep_time();
+      return 0;
     }
   } else if (v == 6) {
     if (len < IP6_HLEN) {
       counters[C_DROP_LENGTH]++;
-      return sleep_time();
+      return 0;
     }
     if (class_of6(io + 24) == NEWT_DST_MULTICAST) {
       counters[C_DROP_MULTICAST]++;
-      return sleep_time();
+      return 0;
     }
   } else {
     counters[C_DROP_VERSION]++;
-    return sleep_time();
+    return 0;
   }
   inject(len);
-  return sleep_time();
+  return 0;
 }
 
 /** Runs due lwIP timers. Returns ms until the next one (-1: none). */
@@ -726,7 +726,7 @@ EXPORT(tcp_refuse_held) s32_t newt_tcp_refuse_held(u32_t len) {
   u32_t seglen = len - iphl - thl + 1; /* payload + SYN */
   /* RFC 793: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> */
   tcp_rst(NULL, 0, seq + seglen, &dst, &src, dport, sport);
-  return sleep_time();
+  return 0;
 }
 
 /** Aborts a half-open accepted flow (SYN_RCVD) whose tuple is in the tuple region. */
@@ -749,7 +749,7 @@ EXPORT(tcp_abort_pending) s32_t newt_tcp_abort_pending(void) {
 
 /* Bytes a flow may queue now: its own send buffer, the runtime quota, and the shared heap. */
 static u32_t send_space(struct tcp_pcb *pcb) {
-  u32_t sndbuf = tcp_sndbuf(pcb);
+  u32_t sndbuf = pcb->snd_buf; /* tcp_sndbuf() clamps to 16 bits */
   u32_t inflight = TCP_SND_BUF - sndbuf;
   if (inflight >= opt_send_quota) return 0;
   u32_t space = opt_send_quota - inflight;
@@ -802,7 +802,7 @@ EXPORT(tcp_recved) s32_t newt_tcp_recved(u32_t fid, u32_t n) {
     tcp_recved(pcb, step);
     n -= step;
   }
-  return sleep_time();
+  return 0;
 }
 
 /** Half-close: send FIN, keep receiving. */
@@ -823,13 +823,16 @@ static void detach(struct tcp_pcb *pcb, u32_t fid) {
   flow_release(fid);
 }
 
-/** Full close (FIN, or RST if unread data remains, as lwIP and Linux do). Frees the id. */
+/** Full close with FIN (JS sends RST instead when it holds unread data). Frees the id. */
 EXPORT(tcp_close) s32_t newt_tcp_close(u32_t fid) {
   struct tcp_pcb *pcb = flow_get(fid);
   if (pcb == NULL) return ERR_CONN;
   detach(pcb, fid);
+  /* lwIP sends RST on close when rcv_wnd is below its ceiling (it assumes unread data); our
+     runtime window sits below the ceiling, and JS has already returned everything it read */
+  if (pcb->state != LISTEN) pcb->rcv_wnd = TCP_WND_MAX(pcb);
   if (tcp_close(pcb) != ERR_OK) tcp_abort(pcb);
-  return sleep_time();
+  return 0;
 }
 
 /** Abort with RST. Frees the id. */
@@ -839,7 +842,7 @@ EXPORT(tcp_abort) s32_t newt_tcp_abort(u32_t fid) {
   if (pcb->state == LISTEN) return newt_tcp_close(fid);
   detach(pcb, fid);
   tcp_abort(pcb);
-  return sleep_time();
+  return 0;
 }
 
 /** Writes a flow's tuple to the tuple region. */
@@ -1085,5 +1088,6 @@ EXPORT(stats) u32_t *newt_stats(void) {
   stat_out[i++] = lwip_stats.memp[MEMP_PBUF_POOL]->err;
   stat_out[i++] = lwip_stats.memp[MEMP_UDP_PCB]->used;
   stat_out[i++] = MAX_FLOWS - 1 - flow_free_top;
+  stat_out[i++] = (u32_t)sizeof(struct tcp_pcb);
   return stat_out;
 }

@@ -1,0 +1,46 @@
+/**
+ * Turns the `[Proxy]` section's {@link ProxyOptions} into the flow proxy's options of
+ * `startProxy` (src/server.ts): rules, limits, timeouts, flow log, and our own listen endpoints
+ * (the metrics port) that peers must not reach through the proxy.
+ *
+ * @module
+ */
+import type { ProxyConfig } from "../server.ts";
+import type { ProxyOptions } from "./proxy_section.ts";
+
+/** The `proxy` field of `startProxy`'s config. */
+export type FlowOptions = NonNullable<ProxyConfig["proxy"]>;
+
+const UNLIMITED = Number.MAX_SAFE_INTEGER;
+
+function limit(n: number): number {
+  return Number.isFinite(n) ? n : UNLIMITED;
+}
+
+/** Builds the flow proxy options; `ownTcpPorts` are this process's TCP listen ports. */
+export function flowProxyOptions(
+  o: ProxyOptions,
+  ownTcpPorts: readonly number[] = [],
+): FlowOptions {
+  const limits: NonNullable<FlowOptions["limits"]> = {};
+  if (o.maxFlows !== undefined) limits.maxFlows = limit(o.maxFlows);
+  if (o.maxFlowsPerPeer !== undefined) limits.maxFlowsPerPeer = limit(o.maxFlowsPerPeer);
+  if (o.newFlowRate !== undefined) {
+    limits.newFlowsPerSecond = limit(o.newFlowRate);
+    // Burst of two seconds' worth, as the proxy's own default (200/s, burst 400).
+    limits.newFlowBurst = Number.isFinite(o.newFlowRate)
+      ? Math.max(1, Math.ceil(o.newFlowRate * 2))
+      : UNLIMITED;
+  }
+  return {
+    rules: o.rules,
+    limits,
+    timeouts: {
+      tcpConnectTimeoutMs: o.tcpConnectTimeoutMs,
+      tcpIdleTimeoutMs: o.tcpIdleTimeoutMs,
+      udpIdleTimeoutMs: o.udpIdleTimeoutMs,
+    },
+    flowLog: o.flowLog,
+    ownEndpoints: ownTcpPorts.map((port) => ({ port, proto: "tcp" as const })),
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * Flow admission limits: concurrent flows (global and per peer) and a new-flow rate per peer
+ * (token bucket). At a limit the flow is refused (RST / ICMP) and counted; open flows are never
+ * touched.
+ *
+ * @module
+ */
+import { TokenBucket } from "../wireguard/ratelimiter.ts";
+
+/** Limits on flow admission. */
+export interface FlowLimits {
+  /** Concurrent flows in total (TCP + UDP sessions). Default 10 000. */
+  maxFlows: number;
+  /** Concurrent flows per peer. Default 2 000. */
+  maxFlowsPerPeer: number;
+  /** New flows per second per peer (sustained). Default 200. */
+  newFlowsPerSecond: number;
+  /** New-flow burst per peer. Default 400. */
+  newFlowBurst: number;
+}
+
+/** Default limits. */
+export const DEFAULT_FLOW_LIMITS: FlowLimits = {
+  maxFlows: 10_000,
+  maxFlowsPerPeer: 2_000,
+  newFlowsPerSecond: 200,
+  newFlowBurst: 400,
+};
+
+/** Why admission failed. */
+export type LimitReason = "limit-global" | "limit-peer" | "limit-rate";
+
+/** Tracks open flows and admits new ones within the limits. */
+export class FlowAdmission {
+  #limits: FlowLimits;
+  #open = 0;
+  #perPeer = new Map<string, { open: number; bucket: TokenBucket }>();
+
+  /** Creates the admission control; `now` is the clock in ms. */
+  constructor(limits: Partial<FlowLimits> = {}, private readonly now: () => number = () => performance.now()) {
+    this.#limits = { ...DEFAULT_FLOW_LIMITS, ...limits };
+  }
+
+  /** The limits in force. */
+  get limits(): FlowLimits {
+    return { ...this.#limits };
+  }
+
+  /** Changes limits at runtime (existing flows are unaffected; new rates apply to new buckets). */
+  setLimits(limits: Partial<FlowLimits>): void {
+    this.#limits = { ...this.#limits, ...limits };
+    if (limits.newFlowsPerSecond !== undefined || limits.newFlowBurst !== undefined) {
+      for (const e of this.#perPeer.values()) e.bucket = this.#bucket();
+    }
+  }
+
+  #bucket(): TokenBucket {
+    return new TokenBucket({
+      rate: this.#limits.newFlowsPerSecond,
+      burst: this.#limits.newFlowBurst,
+      now: this.now,
+    });
+  }
+
+  /** Tries to admit a flow for `peer`; on success the caller must call `release(peer)` once. */
+  admit(peer: string): LimitReason | null {
+    if (this.#open >= this.#limits.maxFlows) return "limit-global";
+    let e = this.#perPeer.get(peer);
+    if (!e) this.#perPeer.set(peer, e = { open: 0, bucket: this.#bucket() });
+    if (e.open >= this.#limits.maxFlowsPerPeer) return "limit-peer";
+    if (!e.bucket.take()) return "limit-rate";
+    e.open++;
+    this.#open++;
+    return null;
+  }
+
+  /** Releases an admitted flow. */
+  release(peer: string): void {
+    const e = this.#perPeer.get(peer);
+    if (!e || e.open === 0) return;
+    e.open--;
+    this.#open--;
+  }
+
+  /** Flows open now. */
+  get open(): number {
+    return this.#open;
+  }
+}

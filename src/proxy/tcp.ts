@@ -1,0 +1,234 @@
+/**
+ * The TCP forwarder. For each held SYN:
+ *  1. admission limits, then the policy (rules, built-in deny set, Deno permission);
+ *  2. dial the target with `Deno.connect` (connect timeout; the peer's RST cancels it);
+ *  3. only then complete the handshake with the peer (`accept()`), or answer RST on failure;
+ *  4. copy both ways with one reused buffer per direction; when one side finishes, half-close
+ *     the other and let the rest run under an idle timer that traffic resets;
+ *  5. close both, free everything, write the flow's log line.
+ *
+ * @module
+ */
+import type { TcpConn, TcpFlowRequest } from "../netstack/mod.ts";
+import type { CloseReason } from "./stats.ts";
+import type { ProxyContext } from "./context.ts";
+import { parseIp } from "../wire/ip_address.ts";
+import { formatHostPort } from "../wire/ip_address.ts";
+
+/** Copy buffer per direction (the seed's 32 KiB). */
+export const TCP_COPY_BUFFER = 32 * 1024;
+
+/** Why a dial failed, as a refusal reason. */
+function dialFailureReason(err: unknown): string {
+  const name = (err as Error)?.name ?? "";
+  const msg = String((err as Error)?.message ?? err);
+  if (name === "TimedOut" || /timed? ?out/i.test(msg)) return "dial-timeout";
+  if (name === "ConnectionRefused") return "dial-refused";
+  if (/too many open files|EMFILE|ENFILE|EADDRNOTAVAIL|no buffer space/i.test(msg)) {
+    return "no-resources";
+  }
+  if (name === "NotCapable" || name === "PermissionDenied") return "denied-permission";
+  return "dial-failed";
+}
+
+/** Dials `host:port`, giving up after `timeoutMs` or when `signal` aborts. */
+async function dialWithTimeout(
+  hostname: string,
+  port: number,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<Deno.TcpConn> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const pending = Deno.connect({ hostname, port, transport: "tcp" });
+  const cancel = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const e = new Error(`connect to ${formatHostPort(hostname, port)} timed out`);
+      e.name = "TimedOut";
+      reject(e);
+    }, timeoutMs);
+    onAbort = () => {
+      const e = new Error("peer gave up");
+      e.name = "Cancelled";
+      reject(e);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([pending, cancel]);
+  } catch (err) {
+    pending.then((c) => c.close(), () => {}); // a late success must not leak
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort!);
+  }
+}
+
+/** Handles one held SYN end to end. Never throws. */
+export async function handleTcpFlow(ctx: ProxyContext, req: TcpFlowRequest): Promise<void> {
+  const peer = ctx.peerOf(req.src.address);
+  const dstText = formatHostPort(req.dst.address, req.dst.port);
+  const limit = ctx.admission.admit(peer);
+  if (limit) {
+    ctx.stats.refused("tcp", peer, limit, dstText);
+    req.refuse();
+    return;
+  }
+  const started = ctx.now();
+  let up = 0, down = 0;
+  let reason: CloseReason = "eof";
+  ctx.stats.opened("tcp", peer);
+  let target: Deno.TcpConn | null = null;
+  let conn: TcpConn | null = null;
+  try {
+    const verdict = ctx.policy.check("tcp", parseIp(req.dst.address), req.dst.port, peer);
+    if (!verdict.allowed) {
+      ctx.stats.refused("tcp", peer, verdict.reason, dstText);
+      reason = "denied";
+      req.refuse();
+      return;
+    }
+    try {
+      target = await dialWithTimeout(
+        req.dst.address,
+        req.dst.port,
+        ctx.timeouts.tcpConnectTimeoutMs,
+        req.signal,
+      );
+    } catch (err) {
+      const why = dialFailureReason(err);
+      reason = (err as Error).name === "Cancelled" ? "cancelled" : why === "no-resources"
+        ? "no-resources"
+        : why === "dial-timeout"
+        ? "timeout"
+        : "dial-failed";
+      ctx.stats.refused("tcp", peer, why, dstText);
+      req.refuse();
+      return;
+    }
+    try {
+      target.setNoDelay(true);
+      target.setKeepAlive(true);
+    } catch { /* socket already gone; the copy loop will notice */ }
+    try {
+      conn = await req.accept();
+    } catch {
+      reason = "cancelled";
+      return;
+    }
+    const flow = ctx.track(peer, () => {
+      reason = "shutdown";
+      conn?.reset();
+      try {
+        target?.close();
+      } catch { /* closed */ }
+    });
+    try {
+      reason = await copyBothWays(ctx, conn, target, (n) => {
+        up += n;
+        ctx.stats.bytes("tcp", peer, n, 0);
+      }, (n) => {
+        down += n;
+        ctx.stats.bytes("tcp", peer, 0, n);
+      }) ?? reason;
+    } finally {
+      flow.done();
+    }
+  } catch (err) {
+    reason = "error";
+    ctx.log.error("tcp flow failed", { error: String(err), dst: dstText });
+  } finally {
+    try {
+      target?.close();
+    } catch { /* already closed */ }
+    conn?.close();
+    ctx.admission.release(peer);
+    ctx.stats.closed({
+      peer,
+      proto: "tcp",
+      src: formatHostPort(req.src.address, req.src.port),
+      dst: dstText,
+      bytesUp: up,
+      bytesDown: down,
+      durationMs: Math.round(ctx.now() - started),
+      reason,
+    });
+  }
+}
+
+/**
+ * Copies peer → target and target → peer until both directions end. Returns the close reason.
+ * A reset on one side resets the other (after the bytes already read were written).
+ */
+async function copyBothWays(
+  ctx: ProxyContext,
+  conn: TcpConn,
+  target: Deno.TcpConn,
+  onUp: (n: number) => void,
+  onDown: (n: number) => void,
+): Promise<CloseReason> {
+  let reason: CloseReason = "eof";
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  let halfClosed = false;
+  let finished = false;
+  const abortBoth = (why: CloseReason) => {
+    if (finished) return;
+    reason = why;
+    conn.reset();
+    try {
+      target.close();
+    } catch { /* closed */ }
+  };
+  const touch = () => {
+    if (!halfClosed || finished) return;
+    clearTimeout(idle);
+    idle = setTimeout(() => abortBoth("idle"), ctx.timeouts.tcpIdleTimeoutMs);
+  };
+  const startHalfClose = () => {
+    halfClosed = true;
+    touch();
+  };
+
+  const upstream = (async () => {
+    const buf = new Uint8Array(TCP_COPY_BUFFER);
+    try {
+      for (;;) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        await writeAll(target, buf.subarray(0, n));
+        onUp(n);
+        touch();
+      }
+      await target.closeWrite().catch(() => {});
+      startHalfClose();
+    } catch {
+      abortBoth("reset");
+    }
+  })();
+  const downstream = (async () => {
+    const buf = new Uint8Array(TCP_COPY_BUFFER);
+    try {
+      for (;;) {
+        const n = await target.read(buf);
+        if (n === null) break;
+        await conn.write(buf.subarray(0, n));
+        onDown(n);
+        touch();
+      }
+      await conn.closeWrite();
+      startHalfClose();
+    } catch {
+      abortBoth("reset");
+    }
+  })();
+  await Promise.all([upstream, downstream]);
+  finished = true;
+  clearTimeout(idle);
+  return reason;
+}
+
+async function writeAll(w: Deno.TcpConn, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await w.write(data.subarray(off));
+}

@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../../src/wireguard/config.ts";
+import { DEFAULT_PROXY_OPTIONS } from "../../src/cli/proxy_section.ts";
+import { parseServerConfig } from "../../src/cli/server_config.ts";
+
+const IFACE = `[Interface]
+PrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=
+Address = 10.88.0.1/24
+`;
+const PEER_KEY = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
+
+Deno.test("[Proxy]: every key parsed into typed options", () => {
+  const { proxy } = parseServerConfig(IFACE + `
+[Proxy]
+loglevel = Debug
+LogFormat = json
+FlowLog = off
+Metrics = [::1]:9090
+MaxFlows = 10000
+MaxFlowsPerPeer = off
+NewFlowRate = 120/m
+TcpConnectTimeout = 500ms
+TcpIdleTimeout = 2m
+UdpIdleTimeout = 30
+DrainTimeout = 0
+Deny = any:25 tcp
+Allow = 10.0.0.0/8:80-443 tcp
+Allow = [fd00::]/8:53 udp peer=${PEER_KEY}
+DnsUpstream = 1.1.1.1, [2606:4700:4700::1111]:5353
+DnsUpstream = 9.9.9.9:53
+Endpoint = vpn.example.com:51820
+ClientDNS = 10.88.0.1
+`);
+  assert.equal(proxy.logLevel, "DEBUG");
+  assert.equal(proxy.logFormat, "json");
+  assert.equal(proxy.flowLog, false);
+  assert.deepEqual(proxy.metrics, { hostname: "::1", port: 9090 });
+  assert.equal(proxy.maxFlows, 10000);
+  assert.equal(proxy.maxFlowsPerPeer, undefined);
+  assert.equal(proxy.newFlowRate, 2);
+  assert.equal(proxy.tcpConnectTimeoutMs, 500);
+  assert.equal(proxy.tcpIdleTimeoutMs, 120_000);
+  assert.equal(proxy.udpIdleTimeoutMs, 30_000);
+  assert.equal(proxy.drainTimeoutMs, 0);
+  assert.deepEqual(proxy.rules.map((r) => [r.action, r.portLow, r.portHigh, r.proto, r.peer]), [
+    ["deny", 25, 25, "tcp", undefined],
+    ["allow", 80, 443, "tcp", undefined],
+    ["allow", 53, 53, "udp", PEER_KEY],
+  ]);
+  assert.equal(proxy.rules[1]?.cidr?.bits, 8);
+  assert.deepEqual(proxy.dnsUpstreams, ["1.1.1.1:53", "[2606:4700:4700::1111]:5353", "9.9.9.9:53"]);
+  assert.equal(proxy.endpoint, "vpn.example.com:51820");
+  assert.deepEqual(proxy.clientDns, ["10.88.0.1"]);
+});
+
+Deno.test("[Proxy]: absent section gives the documented defaults", () => {
+  const { proxy } = parseServerConfig(IFACE);
+  assert.deepEqual(proxy, { ...DEFAULT_PROXY_OPTIONS, rules: [], dnsUpstreams: [] });
+  assert.equal(proxy.tcpConnectTimeoutMs, 5000);
+  assert.equal(proxy.flowLog, true);
+});
+
+Deno.test("bad configs: errors name the line and the problem", () => {
+  const cases: Array<[string, number, RegExp]> = [
+    ["[Proxy]\nMaxFlow = 3\n", 5, /unknown key 'MaxFlow' in \[Proxy\]; did you mean 'MaxFlows'\?/],
+    ["[Proxy]\nLogLevel = loud\n", 5, /invalid LogLevel 'loud': must be one of debug/],
+    ["[Proxy]\nLogLevel = info\nLogLevel = warn\n", 6, /duplicate LogLevel \(first set on line 5\)/],
+    ["[Proxy]\nTcpIdleTimeout = 5 parsecs\n", 5, /invalid TcpIdleTimeout/],
+    ["[Proxy]\nTcpConnectTimeout = 10m\n", 5, /out of range/],
+    ["[Proxy]\nAllow = 10.0.0.0/8:99999\n", 5, /invalid Allow .*bad port/],
+    ["[Proxy]\nDeny = any:25 icmp\n", 5, /invalid Deny .*unknown word "icmp"/],
+    ["[Proxy]\nMetrics = localhost\n", 5, /invalid Metrics 'localhost'/],
+    ["[Proxy]\nDnsUpstream = dns.google\n", 5, /invalid DnsUpstream/],
+    ["[Proxy]\nFlowLog = maybe\n", 5, /must be on or off/],
+    ["[Proxy]\nNewFlowRate = fast\n", 5, /invalid NewFlowRate/],
+    ["[Proxy]\n\n[Proxy]\n", 6, /duplicate \[Proxy\] section \(first on line 4\)/],
+    ["[Prxy]\n", 4, /unknown section \[Prxy\]/],
+    ["[Peer]\nPublicKey = bad\n", 5, /invalid PublicKey/],
+  ];
+  for (const [tail, line, re] of cases) {
+    assert.throws(() => parseServerConfig(IFACE + tail), (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.equal(e.line, line, `${e.message} (${tail.trim()})`);
+      assert.match(e.message, re);
+      assert.match(e.message, new RegExp(`^line ${line}: `));
+      return true;
+    });
+  }
+});
+
+Deno.test("server config: overlapping AllowedIPs between peers are rejected on the later peer's line", () => {
+  const text = IFACE + `
+[Peer]
+PublicKey = ${PEER_KEY}
+AllowedIPs = 10.88.0.0/28
+
+[Peer]
+PublicKey = TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=
+AllowedIPs = fd00::/64, 10.88.0.5/32
+`;
+  assert.throws(() => parseServerConfig(text), (e: unknown) => {
+    assert.ok(e instanceof ConfigError);
+    assert.equal(e.line, 9);
+    assert.match(e.message, /AllowedIPs 10\.88\.0\.5\/32 overlaps 10\.88\.0\.0\/28 of the peer on line 5/);
+    return true;
+  });
+  // Without the overlap it parses.
+  assert.equal(parseServerConfig(text.replace("10.88.0.5/32", "10.88.0.16/32")).wg.peers.length, 2);
+});
+
+Deno.test("server config: an Interface without Address is refused", () => {
+  assert.throws(
+    () => parseServerConfig("[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n"),
+    /no Address/,
+  );
+});
