@@ -44,11 +44,49 @@ export {
 export { AllowedIps } from "./src/wireguard/allowedips.ts";
 export { listenUdp, type UdpRemote, type UdpSocket } from "./src/udp_socket.ts";
 export {
-  type ServerHandle,
-  type ServerOptions,
-  type ServerStats,
-  startServer,
+  type ProxyConfig,
+  type ProxyHandle,
+  type ProxyStatsSnapshot,
+  startProxy,
 } from "./src/server.ts";
+export {
+  bindDevice,
+  createNetTun,
+  createNetTunWithOptions,
+  type DialTarget,
+  Net,
+  type NetTunOptions,
+  type Tun,
+} from "./src/tun.ts";
+export { FlowProxy, type FlowProxyOptions } from "./src/proxy/proxy.ts";
+export {
+  BUILTIN_DENY,
+  type DenyReason,
+  parseRule,
+  Policy,
+  type PolicyOptions,
+  type PolicyRule,
+  type Proto,
+  RuleSyntaxError,
+  type Verdict,
+} from "./src/proxy/policy.ts";
+export { DEFAULT_TIMEOUTS, type ProxyTimeouts } from "./src/proxy/context.ts";
+export { DEFAULT_FLOW_LIMITS, type FlowLimits } from "./src/proxy/limits.ts";
+export type { CloseReason, FlowCounters, FlowRecord } from "./src/proxy/stats.ts";
+export {
+  ConnectError,
+  ConnectionResetError,
+  Netstack,
+  type NetstackOptions,
+  type NetstackStats,
+  TcpConn,
+  type TcpFlowRequest,
+  TcpListener,
+  type UdpDatagram,
+  UdpSocket as TunnelUdpSocket,
+} from "./src/netstack/mod.ts";
+export { lookupHost, netstackTransport } from "./src/dns/client.ts";
+export { type DnsServer, type DnsServerOptions, serveDns } from "./src/dns/server.ts";
 import { main } from "./src/cli/main.ts";
 export { main };
 

@@ -16,6 +16,7 @@ import { formatCidr, tryParseIp } from "./wire/ip_address.ts";
 import { Device, type PeerOptions } from "./wireguard/device.ts";
 import type { Key } from "./wireguard/keys.ts";
 import type { Peer } from "./wireguard/peer.ts";
+import { type DnsServer, type DnsServerOptions, serveDns } from "./dns/server.ts";
 
 /** Options of {@linkcode startProxy}. */
 export interface ProxyConfig {
@@ -29,6 +30,12 @@ export interface ProxyConfig {
   addresses: string[];
   /** DNS servers inside the tunnel (for `net.lookupHost`). */
   dns?: string[];
+  /**
+   * The built-in resolver on the stack's own addresses, port 53 (what the client config's `DNS =`
+   * points at): answers with `Deno.resolveDns`, leaving out addresses the policy refuses. On by
+   * default; `false` turns it off, an object sets its upstream and limits.
+   */
+  dnsResolver?: boolean | DnsServerOptions;
   /** Tunnel MTU. Default 1420. */
   mtu?: number;
   /** Peers to add at start. */
@@ -74,6 +81,8 @@ export interface ProxyStatsSnapshot {
   udp: FlowCounters;
   /** Netstack counters. */
   netstack: Record<string, number>;
+  /** Built-in resolver counters. */
+  dns: Record<string, number>;
 }
 
 /** A running proxy. */
@@ -133,6 +142,14 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     ...(config.netstack ? { netstack: config.netstack } : {}),
   });
   bindDevice(device, tun);
+  let dns: DnsServer | null = null;
+  if (config.dnsResolver !== false) {
+    const opts = typeof config.dnsResolver === "object" ? config.dnsResolver : {};
+    dns = serveDns(net.stack, {
+      allowAnswer: (a) => net.proxy.policy.addressAllowed(a),
+      ...opts,
+    });
+  }
   for (const p of config.peers ?? []) device.addPeer(p);
   let addr: { hostname: string; port: number };
   try {
@@ -143,6 +160,7 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     });
   } catch (err) {
     device.close();
+    await dns?.close();
     await net.close();
     throw err;
   }
@@ -181,10 +199,12 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
         tcp: flows.tcp,
         udp: flows.udp,
         netstack: { ...net.stack.stats() } as unknown as Record<string, number>,
+        dns: dns ? { ...dns.stats() } as unknown as Record<string, number> : {},
       };
     },
     close: async (drainMs = 0) => {
       await net.proxy.close(drainMs);
+      await dns?.close();
       device.close();
       net.stack.close();
     },

@@ -21,6 +21,7 @@ import { Netstack, type NetstackOptions, type TcpConn, type TcpListener } from "
 import type { UdpSocket as StackUdpSocket } from "./netstack/mod.ts";
 import { FlowProxy, type FlowProxyOptions } from "./proxy/proxy.ts";
 import type { Device } from "./wireguard/device.ts";
+import { lookupHost, netstackTransport } from "./dns/client.ts";
 import { parseHostPort, parseIp, tryParseIp } from "./wire/ip_address.ts";
 
 /** The packet side of the tunnel: IP packets in and out of the netstack. */
@@ -86,7 +87,6 @@ export class Net {
   /** Resolves a name through the tunnel's DNS servers (IP literals resolve to themselves). */
   async lookupHost(name: string): Promise<string[]> {
     if (tryParseIp(name)) return [name];
-    const { lookupHost, netstackTransport } = await import("./dns/client.ts");
     return await lookupHost(name, {
       servers: [...this.dnsServers],
       transport: netstackTransport(this.stack),

@@ -5,10 +5,10 @@
  *
  * @example
  * ```ts
- * import { main } from "./main.ts";
+ * import { runCli } from "./main.ts";
  * import { memoryIo } from "./io.ts";
  * const io = memoryIo();
- * const code = await main(["genkey"], { io });
+ * const code = await runCli(["genkey"], { io });
  * if (code !== 0 || io.stdout.length !== 45) throw new Error("genkey failed");
  * ```
  * @module
@@ -137,10 +137,18 @@ function unknownCommand(name: string): UsageError {
 }
 
 /**
- * Runs the CLI with `args` (without the program name); returns the exit code. `context`
- * replaces the streams, the server starter or adds a stop signal (tests, embedding).
+ * Runs the CLI with `args` (without the program name) and returns the exit code (0 ok, 1 failure,
+ * 2 usage error). Never exits the process: `Deno.exit(await main(Deno.args))`.
  */
-export async function main(args: string[], context: Partial<CliContext> = {}): Promise<number> {
+export function main(args: string[]): Promise<number> {
+  return runCli(args);
+}
+
+/**
+ * {@linkcode main} with its environment replaced: streams, the server starter, a stop signal,
+ * a readiness hook (tests, embedding).
+ */
+export async function runCli(args: string[], context: Partial<CliContext> = {}): Promise<number> {
   const ctx = defaultContext(context);
   try {
     return await dispatch(args, ctx);

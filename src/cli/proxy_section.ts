@@ -19,7 +19,8 @@
  * Deny = any:25 tcp          # rules, in file order, first match wins; no match = allowed
  * Allow = 10.0.0.0/8:80-443 tcp
  * Allow = [fd00::]/8:53 udp peer=xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=
- * DnsUpstream = 1.1.1.1, [2606:4700:4700::1111]:53
+ * DnsResolver = on          # the built-in resolver on the tunnel addresses, port 53 (default on)
+ * DnsUpstream = 1.1.1.1      # its upstream, IP[:port] or [IPv6]:port (default: the host's resolver)
  * Endpoint = vpn.example.com:51820   # what printed client configs use as Endpoint
  * ClientDNS = 10.88.0.1      # DNS written into printed client configs (default: the server's addresses)
  * ```
@@ -28,7 +29,13 @@
  */
 import type { LevelName } from "../log.ts";
 import { parseRule, type PolicyRule, RuleSyntaxError } from "../proxy/policy.ts";
-import { formatHostPort, IpParseError, parseHostPort, tryParseIp } from "../wire/ip_address.ts";
+import {
+  formatHostPort,
+  formatIp,
+  IpParseError,
+  parseHostPort,
+  tryParseIp,
+} from "../wire/ip_address.ts";
 import { ConfigError, type RawEntry, type RawSection } from "../wireguard/config.ts";
 import { closest } from "./closest.ts";
 import { DurationError, parseDuration } from "./duration.ts";
@@ -70,8 +77,10 @@ export interface ProxyOptions {
   drainTimeoutMs: number;
   /** Allow/deny rules in file order (first match wins; no match = allowed). */
   rules: PolicyRule[];
-  /** DNS upstreams as `host:port`; empty = the host's resolver. */
-  dnsUpstreams: string[];
+  /** Whether the built-in DNS resolver answers on the tunnel addresses. */
+  dnsResolver: boolean;
+  /** Its upstream; undefined = the host's resolver. */
+  dnsUpstream: { ipAddr: string; port: number } | undefined;
   /** Public endpoint for printed client configs (`host:port`). */
   endpoint: string | undefined;
   /** DNS servers for printed client configs; undefined = the server's tunnel addresses. */
@@ -92,7 +101,8 @@ export const DEFAULT_PROXY_OPTIONS: Readonly<ProxyOptions> = Object.freeze({
   udpIdleTimeoutMs: 60_000,
   drainTimeoutMs: 10_000,
   rules: [],
-  dnsUpstreams: [],
+  dnsResolver: true,
+  dnsUpstream: undefined,
   endpoint: undefined,
   clientDns: undefined,
 });
@@ -191,11 +201,12 @@ const KEYS: Record<string, Setter> = {
   DrainTimeout: durationSetter("drainTimeoutMs", 0, 600_000),
   Allow: (o, v) => void o.rules.push(parseRule(`allow ${v}`)),
   Deny: (o, v) => void o.rules.push(parseRule(`deny ${v}`)),
-  DnsUpstream: (o, v) => {
-    for (const item of v.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
-      o.dnsUpstreams.push(parseDnsUpstream(item));
-    }
+  DnsResolver: (o, v) => {
+    const b = parseBool(v);
+    if (b === undefined) throw new Error("must be on or off");
+    o.dnsResolver = b;
   },
+  DnsUpstream: (o, v) => void (o.dnsUpstream = parseDnsUpstream(v)),
   Endpoint: (o, v) => {
     const hp = parseHostPort(v);
     if (hp.port === 0) throw new Error("port must be 1-65535");
@@ -211,7 +222,7 @@ const KEYS: Record<string, Setter> = {
 };
 
 /** Keys whose values accumulate over repeated lines. */
-const REPEATABLE = new Set(["Allow", "Deny", "DnsUpstream", "ClientDNS"]);
+const REPEATABLE = new Set(["Allow", "Deny", "ClientDNS"]);
 
 /** The valid `[Proxy]` keys, canonical spelling. */
 export const PROXY_KEYS: readonly string[] = Object.keys(KEYS);
@@ -248,7 +259,7 @@ function applyEntry(o: ProxyOptions, entry: RawEntry, seen: Map<string, number>)
 
 /** Fresh options with every default (arrays are new, so callers may push). */
 export function defaultProxyOptions(): ProxyOptions {
-  return { ...DEFAULT_PROXY_OPTIONS, rules: [], dnsUpstreams: [] };
+  return { ...DEFAULT_PROXY_OPTIONS, rules: [] };
 }
 
 /**

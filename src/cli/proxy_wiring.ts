@@ -8,6 +8,15 @@
 import type { ProxyConfig } from "../server.ts";
 import type { ProxyOptions } from "./proxy_section.ts";
 
+/** The `dnsResolver` field of `startProxy`'s config. */
+export type DnsResolverOption = NonNullable<ProxyConfig["dnsResolver"]>;
+
+/** The built-in resolver setting: off, or on with the configured upstream. */
+export function dnsResolverOption(o: ProxyOptions): DnsResolverOption {
+  if (!o.dnsResolver) return false;
+  return o.dnsUpstream === undefined ? true : { upstream: { ...o.dnsUpstream } };
+}
+
 /** The `proxy` field of `startProxy`'s config. */
 export type FlowOptions = NonNullable<ProxyConfig["proxy"]>;
 

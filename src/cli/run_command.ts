@@ -36,7 +36,7 @@ import { booleanFlag, type CommandSpec, listFlag, type ParsedFlags, stringFlag }
 import { setupLogging } from "./logging.ts";
 import { type MetricsServer, renderMetrics, serveMetrics } from "./metrics.ts";
 import { printClientConfig } from "./output.ts";
-import { type FlowOptions, flowProxyOptions } from "./proxy_wiring.ts";
+import { dnsResolverOption, type FlowOptions, flowProxyOptions } from "./proxy_wiring.ts";
 import {
   type ListenAddress,
   parseListenAddress,
@@ -255,6 +255,7 @@ async function startOrExplain(
   src: Source,
   f: RunFlags,
   log: Logger,
+  options: ProxyOptions,
   proxy: FlowOptions,
 ): Promise<ServerHandle> {
   const iface = src.config.wg.interface;
@@ -268,6 +269,7 @@ async function startOrExplain(
       ...(iface.mtu !== undefined ? { mtu: iface.mtu } : {}),
       peers: src.config.wg.peers.map(toPeerOptions),
       proxy,
+      dnsResolver: dnsResolverOption(options),
       logger: log,
     });
   } catch (e) {

@@ -92,14 +92,11 @@ export interface UpstreamServer {
 export function denoResolve(upstream?: UpstreamServer): ResolveFn {
   const nameServer = upstream ? { ipAddr: upstream.ipAddr, port: upstream.port ?? 53 } : undefined;
   return async (name, type, signal) => {
-    const addresses = await Deno.resolveDns(
-      name,
-      type,
-      nameServer ? { nameServer, signal } : {
-        signal,
-      },
-    );
-    return { addresses };
+    // The client already applied its search list: ask for the absolute name, so the system
+    // resolver's own search domains are not tried on top.
+    const fqdn = name.endsWith(".") ? name : `${name}.`;
+    const options = nameServer ? { nameServer, signal } : { signal };
+    return { addresses: await Deno.resolveDns(fqdn, type, options) };
   };
 }
 
@@ -356,8 +353,9 @@ export class DnsResolver {
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) {
         const answer = { addresses: [], nxdomain: false };
-        this.#cache.set(key, answer, Math.min(this.#negativeTtl, this.#maxTtl));
-        return { ...answer, ttl: this.#negativeTtl };
+        const ttl = Math.max(0, Math.min(this.#negativeTtl, this.#maxTtl));
+        this.#cache.set(key, answer, ttl);
+        return { ...answer, ttl };
       }
       if (e instanceof UpstreamTimeout || (e as Error)?.name === "TimeoutError") {
         this.#counters.upstream_timeouts++;

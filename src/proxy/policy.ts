@@ -178,6 +178,23 @@ export class Policy {
     return this.#rules;
   }
 
+  /**
+   * Whether an address may be reached at all, port aside: the built-in deny set and deny rules
+   * with no port or protocol. The built-in resolver uses it to leave such answers out.
+   */
+  addressAllowed(addr: Uint8Array, peer?: string): boolean {
+    const v4 = addr.length === 16 ? (isV4Mapped(addr) ? unmapV4(addr) : embeddedV4(addr)) : addr;
+    const forms = v4 && v4 !== addr ? [addr, v4] : [addr];
+    for (const rule of this.#rules) {
+      if (rule.portLow !== undefined || rule.proto) continue;
+      if (!forms.some((a) => matches(rule, "tcp", a, 0, peer))) continue;
+      if (rule.action === "deny") return false;
+      if (rule.cidr && rule.cidr.bits > 0) return true;
+      break;
+    }
+    return !forms.some((a) => this.#deny.some((c) => cidrContains(c, a)));
+  }
+
   /** Decides one flow to `addr:port` (addr 4 or 16 bytes) from peer `peer` (base64 key). */
   check(proto: Proto, addr: Uint8Array, port: number, peer?: string): Verdict {
     const v4 = addr.length === 16 ? (isV4Mapped(addr) ? unmapV4(addr) : embeddedV4(addr)) : addr;

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { addToAddress, AddressPoolFullError, allocateAddresses } from "../../src/cli/address_pool.ts";
+import {
+  AddressPoolFullError,
+  addToAddress,
+  allocateAddresses,
+} from "../../src/cli/address_pool.ts";
 import { formatCidr, formatIp, parseCidr, parseIp } from "../../src/wire/ip_address.ts";
 
 const server = ["10.88.0.1/24", "fd88:6e65:7774::1/64"].map((a) => parseCidr(a, { mask: false }));
@@ -12,9 +16,14 @@ Deno.test("addToAddress carries across bytes", () => {
 });
 
 Deno.test("allocateAddresses: first free per family, skipping the server and taken prefixes", () => {
-  assert.deepEqual(allocateAddresses(server, []).map(formatCidr), ["10.88.0.2/32", "fd88:6e65:7774::2/128"]);
+  assert.deepEqual(allocateAddresses(server, []).map(formatCidr), [
+    "10.88.0.2/32",
+    "fd88:6e65:7774::2/128",
+  ]);
   assert.deepEqual(
-    allocateAddresses(server, take("10.88.0.2/31", "10.88.0.4", "fd88:6e65:7774::2")).map(formatCidr),
+    allocateAddresses(server, take("10.88.0.2/31", "10.88.0.4", "fd88:6e65:7774::2")).map(
+      formatCidr,
+    ),
     ["10.88.0.5/32", "fd88:6e65:7774::3/128"],
   );
   // A server address that is not .1 is still skipped.

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { memoryIo } from "../../src/cli/io.ts";
-import { main } from "../../src/cli/main.ts";
+import { runCli } from "../../src/cli/main.ts";
 import { type CommandSpec, listFlag, parseFlags } from "../../src/cli/flags.ts";
 import { UsageError } from "../../src/cli/errors.ts";
 
@@ -16,7 +16,7 @@ const SPEC: CommandSpec = {
 
 async function usage(args: string[]): Promise<{ code: number; err: string; out: string }> {
   const io = memoryIo();
-  const code = await main(args, {
+  const code = await runCli(args, {
     io,
     startServer: () => Promise.reject(new Error("must not start")),
   });

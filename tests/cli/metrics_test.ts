@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
-import { METRICS_CONTENT_TYPE, type MetricsStats, renderMetrics, serveMetrics } from "../../src/cli/metrics.ts";
-import { ExpositionSyntaxError, parseExposition, sampleValue } from "../../src/cli/prometheus_text.ts";
+import {
+  METRICS_CONTENT_TYPE,
+  type MetricsStats,
+  renderMetrics,
+  serveMetrics,
+} from "../../src/cli/metrics.ts";
+import {
+  ExpositionSyntaxError,
+  parseExposition,
+  sampleValue,
+} from "../../src/cli/prometheus_text.ts";
 import { parseKey } from "../../src/wireguard/key_text.ts";
 
 const KEY = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
@@ -22,7 +31,13 @@ function stats(): MetricsStats {
       allowedIPs: ["10.88.0.2/32"],
       flows: counters(3),
     }],
-    device: { packetsReceived: 10, packetsSent: 11, keepalivesReceived: 2, handshakes: 3, datagramsReceived: 40 },
+    device: {
+      packetsReceived: 10,
+      packetsSent: 11,
+      keepalivesReceived: 2,
+      handshakes: 3,
+      datagramsReceived: 40,
+    },
     drops: { "no-route": 4, 'we"ird\\reason': 1 },
     tcp: counters(2, { "denied-rule": 5 }),
     udp: counters(1),
@@ -35,16 +50,25 @@ Deno.test("renderMetrics: valid exposition with per-peer, drop and flow series",
   const scrape = parseExposition(text);
   assert.equal(sampleValue(scrape, "newt_up"), 1);
   assert.equal(sampleValue(scrape, "newt_peers"), 1);
-  assert.equal(sampleValue(scrape, "newt_peer_last_handshake_seconds", { public_key: KEY }), 1_700_000_000.5);
+  assert.equal(
+    sampleValue(scrape, "newt_peer_last_handshake_seconds", { public_key: KEY }),
+    1_700_000_000.5,
+  );
   assert.equal(sampleValue(scrape, "newt_peer_receive_bytes_total", { public_key: KEY }), 1234);
   assert.equal(sampleValue(scrape, "newt_peer_transmit_bytes_total", { public_key: KEY }), 5678);
   assert.equal(sampleValue(scrape, "newt_handshakes_total"), 3);
   assert.equal(sampleValue(scrape, "newt_drops_total", { reason: "no-route" }), 4);
   assert.equal(sampleValue(scrape, "newt_drops_total", { reason: 'we"ird\\reason' }), 1);
   assert.equal(sampleValue(scrape, "newt_flows_active", { proto: "udp" }), 1);
-  assert.equal(sampleValue(scrape, "newt_flows_refused_total", { proto: "tcp", reason: "denied-rule" }), 5);
+  assert.equal(
+    sampleValue(scrape, "newt_flows_refused_total", { proto: "tcp", reason: "denied-rule" }),
+    5,
+  );
   assert.equal(sampleValue(scrape, "newt_flows_opened_total", { proto: "tcp" }), 9);
-  assert.equal(sampleValue(scrape, "newt_flow_bytes_total", { proto: "udp", direction: "down" }), 200);
+  assert.equal(
+    sampleValue(scrape, "newt_flow_bytes_total", { proto: "udp", direction: "down" }),
+    200,
+  );
   assert.equal(sampleValue(scrape, "newt_peer_flows_active", { public_key: KEY }), 3);
   assert.equal(sampleValue(scrape, "newt_netstack_counter", { name: "tcpSegmentsIn" }), 9);
   assert.equal(scrape.types.get("newt_handshakes_total"), "counter");
@@ -65,7 +89,10 @@ Deno.test("parseExposition rejects malformed lines", () => {
 });
 
 Deno.test("serveMetrics: scraped over loopback, 404 elsewhere", async () => {
-  const server = await serveMetrics({ hostname: "127.0.0.1", port: 0 }, () => renderMetrics(stats()));
+  const server = await serveMetrics(
+    { hostname: "127.0.0.1", port: 0 },
+    () => renderMetrics(stats()),
+  );
   try {
     assert.ok(server.addr.port > 0);
     const res = await fetch(`http://127.0.0.1:${server.addr.port}/metrics`);

@@ -10,7 +10,8 @@ Address = 10.88.0.1/24
 const PEER_KEY = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
 
 Deno.test("[Proxy]: every key parsed into typed options", () => {
-  const { proxy } = parseServerConfig(IFACE + `
+  const { proxy } = parseServerConfig(
+    IFACE + `
 [Proxy]
 loglevel = Debug
 LogFormat = json
@@ -30,7 +31,8 @@ DnsUpstream = 1.1.1.1, [2606:4700:4700::1111]:5353
 DnsUpstream = 9.9.9.9:53
 Endpoint = vpn.example.com:51820
 ClientDNS = 10.88.0.1
-`);
+`,
+  );
   assert.equal(proxy.logLevel, "DEBUG");
   assert.equal(proxy.logFormat, "json");
   assert.equal(proxy.flowLog, false);
@@ -64,7 +66,11 @@ Deno.test("bad configs: errors name the line and the problem", () => {
   const cases: Array<[string, number, RegExp]> = [
     ["[Proxy]\nMaxFlow = 3\n", 5, /unknown key 'MaxFlow' in \[Proxy\]; did you mean 'MaxFlows'\?/],
     ["[Proxy]\nLogLevel = loud\n", 5, /invalid LogLevel 'loud': must be one of debug/],
-    ["[Proxy]\nLogLevel = info\nLogLevel = warn\n", 6, /duplicate LogLevel \(first set on line 5\)/],
+    [
+      "[Proxy]\nLogLevel = info\nLogLevel = warn\n",
+      6,
+      /duplicate LogLevel \(first set on line 5\)/,
+    ],
     ["[Proxy]\nTcpIdleTimeout = 5 parsecs\n", 5, /invalid TcpIdleTimeout/],
     ["[Proxy]\nTcpConnectTimeout = 10m\n", 5, /out of range/],
     ["[Proxy]\nAllow = 10.0.0.0/8:99999\n", 5, /invalid Allow .*bad port/],
@@ -101,7 +107,10 @@ AllowedIPs = fd00::/64, 10.88.0.5/32
   assert.throws(() => parseServerConfig(text), (e: unknown) => {
     assert.ok(e instanceof ConfigError);
     assert.equal(e.line, 9);
-    assert.match(e.message, /AllowedIPs 10\.88\.0\.5\/32 overlaps 10\.88\.0\.0\/28 of the peer on line 5/);
+    assert.match(
+      e.message,
+      /AllowedIPs 10\.88\.0\.5\/32 overlaps 10\.88\.0\.0\/28 of the peer on line 5/,
+    );
     return true;
   });
   // Without the overlap it parses.
@@ -110,7 +119,8 @@ AllowedIPs = fd00::/64, 10.88.0.5/32
 
 Deno.test("server config: an Interface without Address is refused", () => {
   assert.throws(
-    () => parseServerConfig("[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n"),
+    () =>
+      parseServerConfig("[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n"),
     /no Address/,
   );
 });

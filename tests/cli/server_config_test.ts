@@ -9,14 +9,16 @@ const K = [
 ];
 
 function config(peers: Array<[string, string]>): ReturnType<typeof parseServerConfig> {
-  let text = "[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\nAddress = 10.88.0.1/24\n";
+  let text =
+    "[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\nAddress = 10.88.0.1/24\n";
   for (const [key, ips] of peers) text += `\n[Peer]\nPublicKey = ${key}\nAllowedIPs = ${ips}\n`;
   return parseServerConfig(text);
 }
 
 Deno.test("diffPeers: unchanged peers untouched, changed ones replaced, new added, gone removed", () => {
   const before = config([[K[0]!, "10.88.0.2/32"], [K[1]!, "10.88.0.3/32"]]).wg.peers;
-  const after = config([[K[0]!, "10.88.0.2/32"], [K[1]!, "10.88.0.9/32"], [K[2]!, "10.88.0.4/32"]]).wg.peers;
+  const after =
+    config([[K[0]!, "10.88.0.2/32"], [K[1]!, "10.88.0.9/32"], [K[2]!, "10.88.0.4/32"]]).wg.peers;
   const d = diffPeers(before, after);
   assert.deepEqual(d.remove, [K[1]]);
   assert.deepEqual(d.add.map((p) => formatKey(p.publicKey)), [K[1], K[2]]);

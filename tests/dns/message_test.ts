@@ -55,7 +55,10 @@ Deno.test("buildQuery: hand-assembled bytes, with and without EDNS", () => {
     recursionDesired: false,
     ednsUdpSize: null,
   });
-  assert.deepEqual(noRd, bytes([0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0], 1, ascii("a"), 0, [0, 28, 0, 1]));
+  assert.deepEqual(
+    noRd,
+    bytes([0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0], 1, ascii("a"), 0, [0, 28, 0, 1]),
+  );
 });
 
 /** www.example.com A answered with a CNAME to example.com (compressed) and an A record. */
@@ -134,7 +137,21 @@ Deno.test("parseMessage: malformed inputs give a reason, never an exception", ()
     ["bad-rdata", bytes(header(0, 1), 0, [0, 1, 0, 1, 0, 0, 0, 1, 0, 3, 1, 2, 3])], // A of 3 bytes
     ["bad-rdata", bytes(header(0, 1), 0, [0, 5, 0, 1, 0, 0, 0, 1, 0, 3, 0, 0, 0])], // CNAME + junk
     ["bad-opt", bytes(header(0, 1), 0, [0, 41, 4, 0, 0, 0, 0, 0, 0, 0])], // OPT in answers
-    ["bad-opt", bytes(header(0, 0, 2), 0, [0, 41, 4, 0, 0, 0, 0, 0, 0, 0], 0, [0, 41, 4, 0, 0, 0, 0, 0, 0, 0])],
+    [
+      "bad-opt",
+      bytes(header(0, 0, 2), 0, [0, 41, 4, 0, 0, 0, 0, 0, 0, 0], 0, [
+        0,
+        41,
+        4,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+      ]),
+    ],
   ];
   for (const [want, buf] of cases) {
     const r = parseMessage(buf);

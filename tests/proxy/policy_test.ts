@@ -129,3 +129,15 @@ Deno.test("policy: rule syntax errors are clear", () => {
   assert.equal(r.portLow, 53);
   assert.equal(r.proto, "udp");
 });
+
+Deno.test("policy: addressAllowed (for DNS answers) applies the deny set and port-less rules", () => {
+  const p = new Policy({
+    permission: grantAll,
+    rules: [parseRule("deny 192.0.2.0/24"), parseRule("allow 127.0.0.2/32"), parseRule("deny any:25")],
+  });
+  assert.equal(p.addressAllowed(parseIp("192.0.2.9")), false);
+  assert.equal(p.addressAllowed(parseIp("127.0.0.1")), false);
+  assert.equal(p.addressAllowed(parseIp("::ffff:127.0.0.1")), false);
+  assert.equal(p.addressAllowed(parseIp("127.0.0.2")), true, "explicit allow");
+  assert.equal(p.addressAllowed(parseIp("198.51.100.1")), true, "port rules do not apply");
+});

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+// Test-only decoder; lead: add `"jsqr": "npm:jsqr@1.4.0"` to deno.json imports and import "jsqr".
+// deno-lint-ignore no-import-prefix
 import jsQRModule from "npm:jsqr@1.4.0";
 import {
   alignmentPositions,
@@ -66,7 +68,22 @@ Deno.test("Reed-Solomon: GF(256) and the 1-M codewords of the standard's worked 
   assert.equal(gfMultiply(0x53, 0xca), gfMultiply(0xca, 0x53));
   // ISO/IEC 18004 Annex I: "01234567" in version 1-M; data codewords and their 10 EC codewords.
   const data = Uint8Array.from([
-    0x10, 0x20, 0x0c, 0x56, 0x61, 0x80, 0xec, 0x11, 0xec, 0x11, 0xec, 0x11, 0xec, 0x11, 0xec, 0x11,
+    0x10,
+    0x20,
+    0x0c,
+    0x56,
+    0x61,
+    0x80,
+    0xec,
+    0x11,
+    0xec,
+    0x11,
+    0xec,
+    0x11,
+    0xec,
+    0x11,
+    0xec,
+    0x11,
   ]);
   const ecc = rsRemainder(data, rsGenerator(10));
   assert.deepEqual([...ecc], [0xa5, 0x24, 0xd4, 0xc1, 0xed, 0x36, 0xc7, 0x87, 0x2c, 0x55]);
