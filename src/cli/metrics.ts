@@ -136,6 +136,10 @@ export function renderMetrics(stats: MetricsStats): string {
   for (const p of stats.peers) {
     peerFlows({ public_key: encodeKey(p.publicKey) }, p.flows?.live ?? 0);
   }
+  const dns = ex.family("newt_dns_counter", "gauge", "Built-in DNS resolver counters by name.");
+  for (const [name, n] of Object.entries(stats.dns ?? {})) {
+    if (typeof n === "number") dns({ name }, n);
+  }
   const stack = ex.family("newt_netstack_counter", "gauge", "Netstack counters by name.");
   for (const [name, n] of Object.entries(stats.netstack)) {
     if (typeof n === "number") stack({ name }, n);

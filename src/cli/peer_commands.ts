@@ -205,9 +205,8 @@ export async function addPeerCommand(flags: ParsedFlags, ctx: CliContext): Promi
   const clientText = formatClientConfig({
     privateKey: client.privateKey,
     addresses: client.addresses,
-    dns: dnsList.length > 0
-      ? dnsList
-      : loaded.config.proxy.clientDns ?? serverDns(wg.interface.addresses),
+    dns: dnsList.length > 0 ? dnsList : loaded.config.proxy.clientDns ??
+      (loaded.config.proxy.dnsResolver ? serverDns(wg.interface.addresses) : []),
     serverPublicKey: publicKey(wg.interface.privateKey),
     presharedKey: client.presharedKey,
     allowedIPs: allowedIPs.length > 0 ? allowedIPs : DEFAULT_CLIENT_ALLOWED_IPS,

@@ -150,15 +150,15 @@ function parseRate(value: string): number {
   return n === 0 ? Infinity : n;
 }
 
-function parseDnsUpstream(item: string): string {
+function parseDnsUpstream(item: string): { ipAddr: string; port: number } {
   const ip = tryParseIp(item.replace(/^\[(.*)\]$/, "$1"));
-  if (ip !== undefined) return formatHostPort(ip, 53);
+  if (ip !== undefined) return { ipAddr: formatIp(ip), port: 53 };
   const hp = parseHostPort(item);
   if (hp.ip === undefined) {
     throw new Error(`'${item}' is not an IP address (host names need a resolver)`);
   }
   if (hp.port === 0) throw new Error(`'${item}': port must be 1-65535`);
-  return formatHostPort(hp.ip, hp.port);
+  return { ipAddr: formatIp(hp.ip), port: hp.port };
 }
 
 type Setter = (o: ProxyOptions, value: string) => void;

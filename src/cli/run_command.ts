@@ -349,6 +349,7 @@ export async function runCommand(flags: ParsedFlags, ctx: CliContext): Promise<n
       src,
       f,
       log,
+      options,
       flowProxyOptions(options, metrics ? [metrics.addr.port] : []),
     );
   } catch (e) {
@@ -381,7 +382,8 @@ async function serve(
       const clientText = formatClientConfig({
         privateKey: client.privateKey,
         addresses: client.addresses,
-        dns: f.dns ?? options.clientDns ?? serverDns(src.config.wg.interface.addresses),
+        dns: f.dns ?? options.clientDns ??
+          (options.dnsResolver ? serverDns(src.config.wg.interface.addresses) : []),
         serverPublicKey: publicKey(src.config.wg.interface.privateKey),
         presharedKey: client.presharedKey,
         allowedIPs: DEFAULT_CLIENT_ALLOWED_IPS,

@@ -178,6 +178,11 @@ export class Policy {
     return this.#rules;
   }
 
+  /** Replaces the rules at runtime; flows already open are not affected. */
+  setRules(rules: PolicyRule[]): void {
+    this.#rules = [...rules];
+  }
+
   /**
    * Whether an address may be reached at all, port aside: the built-in deny set and deny rules
    * with no port or protocol. The built-in resolver uses it to leave such answers out.

@@ -117,21 +117,16 @@ export async function handleTcpFlow(ctx: ProxyContext, req: TcpFlowRequest): Pro
       reason = "cancelled";
       return;
     }
-    const flow = ctx.track(peer, () => {
-      reason = "shutdown";
-      conn?.reset();
-      try {
-        target?.close();
-      } catch { /* closed */ }
+    const copy = new FlowCopy(ctx, conn, target, (n) => {
+      up += n;
+      ctx.stats.bytes("tcp", peer, n, 0);
+    }, (n) => {
+      down += n;
+      ctx.stats.bytes("tcp", peer, 0, n);
     });
+    const flow = ctx.track(peer, () => copy.abort("shutdown"));
     try {
-      reason = await copyBothWays(ctx, conn, target, (n) => {
-        up += n;
-        ctx.stats.bytes("tcp", peer, n, 0);
-      }, (n) => {
-        down += n;
-        ctx.stats.bytes("tcp", peer, 0, n);
-      }) ?? reason;
+      reason = await copy.run();
     } finally {
       flow.done();
     }
@@ -158,74 +153,88 @@ export async function handleTcpFlow(ctx: ProxyContext, req: TcpFlowRequest): Pro
 }
 
 /**
- * Copies peer → target and target → peer until both directions end. Returns the close reason.
- * A reset on one side resets the other (after the bytes already read were written).
+ * Copies peer → target and target → peer until both directions end. A reset on one side resets
+ * the other (after the bytes already read were written); `abort` ends both from outside.
  */
-async function copyBothWays(
-  ctx: ProxyContext,
-  conn: TcpConn,
-  target: Deno.TcpConn,
-  onUp: (n: number) => void,
-  onDown: (n: number) => void,
-): Promise<CloseReason> {
-  let reason: CloseReason = "eof";
-  let idle: ReturnType<typeof setTimeout> | undefined;
-  let halfClosed = false;
-  let finished = false;
-  const abortBoth = (why: CloseReason) => {
-    if (finished) return;
-    reason = why;
-    conn.reset();
-    try {
-      target.close();
-    } catch { /* closed */ }
-  };
-  const touch = () => {
-    if (!halfClosed || finished) return;
-    clearTimeout(idle);
-    idle = setTimeout(() => abortBoth("idle"), ctx.timeouts.tcpIdleTimeoutMs);
-  };
-  const startHalfClose = () => {
-    halfClosed = true;
-    touch();
-  };
+class FlowCopy {
+  #reason: CloseReason = "eof";
+  #idle: ReturnType<typeof setTimeout> | undefined;
+  #halfClosed = false;
+  #finished = false;
 
-  const upstream = (async () => {
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly conn: TcpConn,
+    private readonly target: Deno.TcpConn,
+    private readonly onUp: (n: number) => void,
+    private readonly onDown: (n: number) => void,
+  ) {}
+
+  /** Ends both sides now (RST to the peer); the first reason given is the one reported. */
+  abort(why: CloseReason): void {
+    if (this.#finished || this.#reason !== "eof") return;
+    this.#reason = why;
+    this.conn.reset();
+    try {
+      this.target.close();
+    } catch { /* closed */ }
+  }
+
+  /** After one side finished, traffic restarts the idle timer. */
+  #touch(): void {
+    if (!this.#halfClosed || this.#finished) return;
+    clearTimeout(this.#idle);
+    this.#idle = setTimeout(() => this.abort("idle"), this.ctx.timeouts.tcpIdleTimeoutMs);
+  }
+
+  #halfClose(): void {
+    this.#halfClosed = true;
+    this.#touch();
+  }
+
+  async #upstream(): Promise<void> {
     const buf = new Uint8Array(TCP_COPY_BUFFER);
     try {
       for (;;) {
-        const n = await conn.read(buf);
+        const n = await this.conn.read(buf);
         if (n === null) break;
-        await writeAll(target, buf.subarray(0, n));
-        onUp(n);
-        touch();
+        await writeAll(this.target, buf.subarray(0, n));
+        this.onUp(n);
+        this.#touch();
       }
-      await target.closeWrite().catch(() => {});
-      startHalfClose();
+      try {
+        await this.target.closeWrite();
+      } catch { /* the target already closed: nothing left to tell it */ }
+      this.#halfClose();
     } catch {
-      abortBoth("reset");
+      this.abort("reset");
     }
-  })();
-  const downstream = (async () => {
+  }
+
+  async #downstream(): Promise<void> {
     const buf = new Uint8Array(TCP_COPY_BUFFER);
     try {
       for (;;) {
-        const n = await target.read(buf);
+        const n = await this.target.read(buf);
         if (n === null) break;
-        await conn.write(buf.subarray(0, n));
-        onDown(n);
-        touch();
+        await this.conn.write(buf.subarray(0, n));
+        this.onDown(n);
+        this.#touch();
       }
-      await conn.closeWrite();
-      startHalfClose();
+      await this.conn.closeWrite();
+      this.#halfClose();
     } catch {
-      abortBoth("reset");
+      this.abort("reset");
     }
-  })();
-  await Promise.all([upstream, downstream]);
-  finished = true;
-  clearTimeout(idle);
-  return reason;
+  }
+
+  /** Runs both directions to their end; returns how the flow ended. */
+  async run(): Promise<CloseReason> {
+    await Promise.all([this.#upstream(), this.#downstream()]);
+    this.#finished = true;
+    clearTimeout(this.#idle);
+    return this.#reason;
+  }
 }
 
 async function writeAll(w: Deno.TcpConn, data: Uint8Array): Promise<void> {

@@ -42,6 +42,7 @@ function stats(): MetricsStats {
     tcp: counters(2, { "denied-rule": 5 }),
     udp: counters(1),
     netstack: { tcpSegmentsIn: 9 },
+    dns: { queries: 6 },
   };
 }
 
@@ -71,6 +72,7 @@ Deno.test("renderMetrics: valid exposition with per-peer, drop and flow series",
   );
   assert.equal(sampleValue(scrape, "newt_peer_flows_active", { public_key: KEY }), 3);
   assert.equal(sampleValue(scrape, "newt_netstack_counter", { name: "tcpSegmentsIn" }), 9);
+  assert.equal(sampleValue(scrape, "newt_dns_counter", { name: "queries" }), 6);
   assert.equal(scrape.types.get("newt_handshakes_total"), "counter");
   assert.equal(scrape.types.get("newt_peers"), "gauge");
   // Every sample belongs to a declared family, and counters end in _total.

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../src/wireguard/config.ts";
 import { DEFAULT_PROXY_OPTIONS } from "../../src/cli/proxy_section.ts";
+import { dnsResolverOption, flowProxyOptions } from "../../src/cli/proxy_wiring.ts";
 import { parseServerConfig } from "../../src/cli/server_config.ts";
 
 const IFACE = `[Interface]
@@ -27,8 +28,8 @@ DrainTimeout = 0
 Deny = any:25 tcp
 Allow = 10.0.0.0/8:80-443 tcp
 Allow = [fd00::]/8:53 udp peer=${PEER_KEY}
-DnsUpstream = 1.1.1.1, [2606:4700:4700::1111]:5353
-DnsUpstream = 9.9.9.9:53
+DnsResolver = on
+DnsUpstream = [2606:4700:4700::1111]:5353
 Endpoint = vpn.example.com:51820
 ClientDNS = 10.88.0.1
 `,
@@ -38,7 +39,7 @@ ClientDNS = 10.88.0.1
   assert.equal(proxy.flowLog, false);
   assert.deepEqual(proxy.metrics, { hostname: "::1", port: 9090 });
   assert.equal(proxy.maxFlows, 10000);
-  assert.equal(proxy.maxFlowsPerPeer, undefined);
+  assert.equal(proxy.maxFlowsPerPeer, Infinity, "off = no limit");
   assert.equal(proxy.newFlowRate, 2);
   assert.equal(proxy.tcpConnectTimeoutMs, 500);
   assert.equal(proxy.tcpIdleTimeoutMs, 120_000);
@@ -50,14 +51,24 @@ ClientDNS = 10.88.0.1
     ["allow", 53, 53, "udp", PEER_KEY],
   ]);
   assert.equal(proxy.rules[1]?.cidr?.bits, 8);
-  assert.deepEqual(proxy.dnsUpstreams, ["1.1.1.1:53", "[2606:4700:4700::1111]:5353", "9.9.9.9:53"]);
+  assert.equal(proxy.dnsResolver, true);
+  assert.deepEqual(proxy.dnsUpstream, { ipAddr: "2606:4700:4700::1111", port: 5353 });
+  assert.deepEqual(
+    parseServerConfig(IFACE + "[Proxy]\nDnsUpstream = 1.1.1.1\nDnsResolver = off\n").proxy,
+    {
+      ...DEFAULT_PROXY_OPTIONS,
+      rules: [],
+      dnsUpstream: { ipAddr: "1.1.1.1", port: 53 },
+      dnsResolver: false,
+    },
+  );
   assert.equal(proxy.endpoint, "vpn.example.com:51820");
   assert.deepEqual(proxy.clientDns, ["10.88.0.1"]);
 });
 
 Deno.test("[Proxy]: absent section gives the documented defaults", () => {
   const { proxy } = parseServerConfig(IFACE);
-  assert.deepEqual(proxy, { ...DEFAULT_PROXY_OPTIONS, rules: [], dnsUpstreams: [] });
+  assert.deepEqual(proxy, { ...DEFAULT_PROXY_OPTIONS, rules: [] });
   assert.equal(proxy.tcpConnectTimeoutMs, 5000);
   assert.equal(proxy.flowLog, true);
 });
@@ -78,6 +89,7 @@ Deno.test("bad configs: errors name the line and the problem", () => {
     ["[Proxy]\nMetrics = localhost\n", 5, /invalid Metrics 'localhost'/],
     ["[Proxy]\nDnsUpstream = dns.google\n", 5, /invalid DnsUpstream/],
     ["[Proxy]\nFlowLog = maybe\n", 5, /must be on or off/],
+    ["[Proxy]\nDnsUpstream = 1.1.1.1\nDnsUpstream = 8.8.8.8\n", 6, /duplicate DnsUpstream/],
     ["[Proxy]\nNewFlowRate = fast\n", 5, /invalid NewFlowRate/],
     ["[Proxy]\n\n[Proxy]\n", 6, /duplicate \[Proxy\] section \(first on line 4\)/],
     ["[Prxy]\n", 4, /unknown section \[Prxy\]/],
@@ -122,5 +134,36 @@ Deno.test("server config: an Interface without Address is refused", () => {
     () =>
       parseServerConfig("[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n"),
     /no Address/,
+  );
+});
+
+Deno.test("proxy wiring: limits, unlimited, timeouts, own ports and the resolver setting", () => {
+  const { proxy } = parseServerConfig(
+    IFACE + `
+[Proxy]
+MaxFlows = off
+MaxFlowsPerPeer = 7
+NewFlowRate = 10/s
+TcpIdleTimeout = 9s
+FlowLog = off
+DnsUpstream = 9.9.9.9:5353
+`,
+  );
+  const flow = flowProxyOptions(proxy, [9090]);
+  assert.deepEqual(flow.limits, {
+    maxFlows: Number.MAX_SAFE_INTEGER,
+    maxFlowsPerPeer: 7,
+    newFlowsPerSecond: 10,
+    newFlowBurst: 20,
+  });
+  assert.equal(flow.timeouts?.tcpIdleTimeoutMs, 9000);
+  assert.equal(flow.flowLog, false);
+  assert.deepEqual(flow.ownEndpoints, [{ port: 9090, proto: "tcp" }]);
+  assert.deepEqual(dnsResolverOption(proxy), { upstream: { ipAddr: "9.9.9.9", port: 5353 } });
+  assert.equal(dnsResolverOption({ ...proxy, dnsResolver: false }), false);
+  assert.deepEqual(
+    flowProxyOptions(parseServerConfig(IFACE).proxy).limits,
+    {},
+    "defaults left to the proxy",
   );
 });
