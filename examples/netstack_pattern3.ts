@@ -19,7 +19,11 @@ const listener = net.listenTcp({ port: 7 });
   for await (const conn of listener) {
     const buf = new Uint8Array(1024);
     const n = await conn.read(buf);
-    if (n) await conn.write(new TextEncoder().encode(`echo: ${new TextDecoder().decode(buf.subarray(0, n))}`));
+    if (n) {
+      await conn.write(
+        new TextEncoder().encode(`echo: ${new TextDecoder().decode(buf.subarray(0, n))}`),
+      );
+    }
     await conn.closeWrite();
   }
 })();

@@ -10,8 +10,10 @@
 import { generatePrivateKey, parseRule, publicKey, startProxy } from "../mod.ts";
 import { httpGet, tunnelClient } from "./_tunnel_client.ts";
 
-const web = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
-  new Response("hello from 127.0.0.1, through WireGuard and the proxy\n"));
+const web = Deno.serve(
+  { hostname: "127.0.0.1", port: 0, onListen() {} },
+  () => new Response("hello from 127.0.0.1, through WireGuard and the proxy\n"),
+);
 const webPort = web.addr.port;
 
 const serverKey = generatePrivateKey();

@@ -14,8 +14,10 @@ import {
 } from "../mod.ts";
 import { httpGet, tunnelClient } from "./_tunnel_client.ts";
 
-const web = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
-  new Response("proxied after enableTcpProxy()\n"));
+const web = Deno.serve(
+  { hostname: "127.0.0.1", port: 0, onListen() {} },
+  () => new Response("proxied after enableTcpProxy()\n"),
+);
 const webPort = web.addr.port;
 
 // The server side, assembled by hand: a device, a netstack (proxy off) and the binding.

@@ -108,7 +108,9 @@ export interface ProxyHandle {
 /** This host's own addresses, when `--allow-sys` lets us ask (for the own-endpoint deny). */
 function hostAddresses(): Uint8Array[] {
   try {
-    if (Deno.permissions.querySync({ name: "sys", kind: "networkInterfaces" }).state !== "granted") {
+    if (
+      Deno.permissions.querySync({ name: "sys", kind: "networkInterfaces" }).state !== "granted"
+    ) {
       return [];
     }
     return Deno.networkInterfaces().map((i) => tryParseIp(i.address)).filter((a): a is Uint8Array =>
@@ -223,4 +225,3 @@ export type ServerOptions = ProxyConfig;
 export type ServerHandle = ProxyHandle;
 /** Alias of {@linkcode ProxyStatsSnapshot}. */
 export type ServerStats = ProxyStatsSnapshot;
-

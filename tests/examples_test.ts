@@ -3,7 +3,12 @@ import assert from "node:assert/strict";
 
 async function runExample(file: string): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", "--allow-net=127.0.0.1", new URL(`../examples/${file}`, import.meta.url).pathname],
+    args: [
+      "run",
+      "--no-prompt",
+      "--allow-net=127.0.0.1",
+      new URL(`../examples/${file}`, import.meta.url).pathname,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -37,7 +37,10 @@ export class FlowAdmission {
   #perPeer = new Map<string, { open: number; bucket: TokenBucket }>();
 
   /** Creates the admission control; `now` is the clock in ms. */
-  constructor(limits: Partial<FlowLimits> = {}, private readonly now: () => number = () => performance.now()) {
+  constructor(
+    limits: Partial<FlowLimits> = {},
+    private readonly now: () => number = () => performance.now(),
+  ) {
     this.#limits = { ...DEFAULT_FLOW_LIMITS, ...limits };
   }
 

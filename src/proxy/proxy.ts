@@ -87,7 +87,7 @@ export class FlowProxy {
         return {
           done: () => {
             this.#live.delete(id);
-            if (this.#live.size === 0) for (const w of this.#drained.splice(0)) w();
+            if (this.#live.size === 0) { for (const w of this.#drained.splice(0)) w(); }
           },
         };
       },

@@ -98,7 +98,9 @@ export async function handleTcpFlow(ctx: ProxyContext, req: TcpFlowRequest): Pro
       );
     } catch (err) {
       const why = dialFailureReason(err);
-      reason = (err as Error).name === "Cancelled" ? "cancelled" : why === "no-resources"
+      reason = (err as Error).name === "Cancelled"
+        ? "cancelled"
+        : why === "no-resources"
         ? "no-resources"
         : why === "dial-timeout"
         ? "timeout"

@@ -108,7 +108,9 @@ export class UdpProxy {
       const v = ctx.policy.check("udp", parseIp(d.dst.address), d.dst.port, peer);
       ok = v.allowed;
       if (s.allowed.size < 4096) s.allowed.set(dstKey, ok);
-      if (!v.allowed) ctx.stats.refused("udp", peer, v.reason, formatHostPort(d.dst.address, d.dst.port));
+      if (!v.allowed) {
+        ctx.stats.refused("udp", peer, v.reason, formatHostPort(d.dst.address, d.dst.port));
+      }
     }
     if (!ok) {
       ctx.stats.dropped("udp", peer, "denied");

@@ -262,7 +262,9 @@ export class Device {
    * narrow `--allow-net` must include the peers' endpoint addresses; say so once per address.
    */
   endpointPermitted(to: UdpRemote): boolean {
-    const host = to.address.includes(":") ? `[${to.address}]:${to.port}` : `${to.address}:${to.port}`;
+    const host = to.address.includes(":")
+      ? `[${to.address}]:${to.port}`
+      : `${to.address}:${to.port}`;
     let ok = this.#permitted.get(host);
     if (ok === undefined) {
       try {
@@ -275,7 +277,9 @@ export class Device {
       if (!ok) {
         this.log.warn(
           `cannot send to peer endpoint ${host}: Deno has no net permission for it ` +
-            `(add it to --allow-net, e.g. --allow-net=${to.address.includes(":") ? `[${to.address}]` : to.address})`,
+            `(add it to --allow-net, e.g. --allow-net=${
+              to.address.includes(":") ? `[${to.address}]` : to.address
+            })`,
         );
       }
     }

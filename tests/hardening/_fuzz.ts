@@ -78,7 +78,7 @@ const MAGIC = [0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff];
  * byte-level edits land (headers are where parsers break).
  */
 export function mutate(rng: Rng, base: Uint8Array, focus = base.length): Uint8Array {
-  let p = base.slice();
+  let p: Uint8Array = base.slice();
   const span = () => Math.max(1, Math.min(focus, p.length));
   const edits = 1 + rng.int(4);
   for (let e = 0; e < edits; e++) {

@@ -98,5 +98,16 @@ export function wgPair(net: WgNet, options: Partial<DeviceOptions> = {}) {
   const gotA: Uint8Array[] = [], gotB: Uint8Array[] = [];
   A.device.onPacket = (p) => gotA.push(p.slice());
   B.device.onPacket = (p) => gotB.push(p.slice());
-  return { a: A.device, b: B.device, keyA: A.key, keyB: B.key, peerA, peerB, addrA, addrB, gotA, gotB };
+  return {
+    a: A.device,
+    b: B.device,
+    keyA: A.key,
+    keyB: B.key,
+    peerA,
+    peerB,
+    addrA,
+    addrB,
+    gotA,
+    gotB,
+  };
 }

@@ -47,7 +47,9 @@ u.on("message", (msg, rinfo) => u.send(msg, rinfo.port, rinfo.address));
 u.bind(7, host);
 
 (async () => {
-  for await (const c of Deno.listen({ hostname: host, port: 9999 })) (forbiddenAccepts++, c.close());
+  for await (const c of Deno.listen({ hostname: host, port: 9999 })) {
+    (forbiddenAccepts++, c.close());
+  }
 })();
 
 console.log(JSON.stringify({ event: "ready", sha256: hex }));

@@ -30,22 +30,44 @@ Deno.test({
     await server.addDummy("tgt0", [`${T}/24`]);
     const serverKey = generatePrivateKey(), clientKey = generatePrivateKey();
     const port = 51820;
-    await client.addWireguardGo("wgc0", { privateKey: encodeKey(clientKey), address: ["10.88.0.2/24"] });
+    await client.addWireguardGo("wgc0", {
+      privateKey: encodeKey(clientKey),
+      address: ["10.88.0.2/24"],
+    });
     await client.wg([
-      "set", "wgc0", "peer", encodeKey(publicKey(serverKey)),
-      "endpoint", `10.201.0.2:${port}`, "allowed-ips", "10.88.0.0/24,10.202.0.0/24",
+      "set",
+      "wgc0",
+      "peer",
+      encodeKey(publicKey(serverKey)),
+      "endpoint",
+      `10.201.0.2:${port}`,
+      "allowed-ips",
+      "10.88.0.0/24,10.202.0.0/24",
     ]);
     await client.exec("ip", ["route", "add", "10.202.0.0/24", "dev", "wgc0"]);
 
-    const targets = new JsonLinesProcess(server.spawn(Deno.execPath(), ["run", "-A", here("./_targets.ts"), T]));
+    const targets = new JsonLinesProcess(
+      server.spawn(Deno.execPath(), ["run", "-A", here("./_targets.ts"), T]),
+    );
     procs.push(targets);
     const ready = await targets.next("ready", 20_000);
     // UDP sends need permission for their destination: the peer's endpoint must be granted.
     const allow = [
-      "0.0.0.0", "[::]", "10.201.0.1", `${T}:8080`, `${T}:7`, `${T}:5201`, `${T}:7777`, `${BLACKHOLE}:80`,
+      "0.0.0.0",
+      "[::]",
+      "10.201.0.1",
+      `${T}:8080`,
+      `${T}:7`,
+      `${T}:5201`,
+      `${T}:7777`,
+      `${BLACKHOLE}:80`,
     ].join(",");
     const sut = new JsonLinesProcess(server.spawn(Deno.execPath(), [
-      "run", "--no-prompt", `--allow-net=${allow}`, "--allow-env", here("./_proxy_sut.ts"),
+      "run",
+      "--no-prompt",
+      `--allow-net=${allow}`,
+      "--allow-env",
+      here("./_proxy_sut.ts"),
       JSON.stringify({
         privateKey: encodeKey(serverKey),
         listenPort: port,
@@ -63,8 +85,9 @@ Deno.test({
 
     await t.step("HTTP GET and a 1 MiB body arrive intact (sha256)", async () => {
       assert.equal(await curl([`http://${T}:8080/`]), "hello through the tunnel\n");
-      const sha = (await client.exec("sh", ["-c", `curl -sS --max-time 20 http://${T}:8080/big | sha256sum`]))
-        .split(" ")[0];
+      const sha =
+        (await client.exec("sh", ["-c", `curl -sS --max-time 20 http://${T}:8080/big | sha256sum`]))
+          .split(" ")[0];
       assert.equal(sha, ready.sha256);
     });
 
@@ -83,13 +106,16 @@ Deno.test({
       assert.deepEqual(r, { ok: true, length: 300_003 });
     });
 
-    await t.step("denied by --allow-net: refused, and no connection reaches the target", async () => {
-      const r = await probe("connect", T, "9999");
-      assert.equal(r.ok, false);
-      assert.equal(r.error, "ConnectionRefused");
-      const s = await targets.ask({ cmd: "stats" }, "stats");
-      assert.equal(s.forbiddenAccepts, 0);
-    });
+    await t.step(
+      "denied by --allow-net: refused, and no connection reaches the target",
+      async () => {
+        const r = await probe("connect", T, "9999");
+        assert.equal(r.ok, false);
+        assert.equal(r.error, "ConnectionRefused");
+        const s = await targets.ask({ cmd: "stats" }, "stats");
+        assert.equal(s.forbiddenAccepts, 0);
+      },
+    );
 
     await t.step("target down: RST fast; blackholed: RST after the connect timeout", async () => {
       const down = await probe("connect", T, "7777");
@@ -106,9 +132,11 @@ Deno.test({
       await new Promise((res) => setTimeout(res, 3000));
       const s = await sut.ask({ cmd: "stats" }, "stats");
       assert.equal((s.udp as { live: number }).live, 0);
-      assert.ok((s.flowLines as Array<{ proto: string; reason: string }>).some((f) =>
-        f.proto === "udp" && f.reason === "idle"
-      ));
+      assert.ok(
+        (s.flowLines as Array<{ proto: string; reason: string }>).some((f) =>
+          f.proto === "udp" && f.reason === "idle"
+        ),
+      );
     });
 
     await t.step("200 concurrent flows", async () => {
@@ -121,11 +149,17 @@ Deno.test({
         const srv = server.spawn("iperf3", ["-s", "-B", T, "-p", "5201"]);
         await new Promise((res) => setTimeout(res, 500));
         try {
-          const up = JSON.parse(await client.exec("iperf3", ["-c", T, "-p", "5201", "-t", "3", "-J"]));
-          const down = JSON.parse(await client.exec("iperf3", ["-c", T, "-p", "5201", "-t", "3", "-R", "-J"]));
+          const up = JSON.parse(
+            await client.exec("iperf3", ["-c", T, "-p", "5201", "-t", "3", "-J"]),
+          );
+          const down = JSON.parse(
+            await client.exec("iperf3", ["-c", T, "-p", "5201", "-t", "3", "-R", "-J"]),
+          );
           const mbit = (j: { end: { sum_received: { bits_per_second: number } } }) =>
             (j.end.sum_received.bits_per_second / 1e6).toFixed(1);
-          console.log(`iperf3 through wireguard-go → proxy: up ${mbit(up)} Mbit/s, down ${mbit(down)} Mbit/s`);
+          console.log(
+            `iperf3 through wireguard-go → proxy: up ${mbit(up)} Mbit/s, down ${mbit(down)} Mbit/s`,
+          );
           assert.ok(up.end.sum_received.bytes > 0 && down.end.sum_received.bytes > 0);
         } finally {
           srv.kill("SIGTERM");

@@ -133,7 +133,11 @@ Deno.test("policy: rule syntax errors are clear", () => {
 Deno.test("policy: addressAllowed (for DNS answers) applies the deny set and port-less rules", () => {
   const p = new Policy({
     permission: grantAll,
-    rules: [parseRule("deny 192.0.2.0/24"), parseRule("allow 127.0.0.2/32"), parseRule("deny any:25")],
+    rules: [
+      parseRule("deny 192.0.2.0/24"),
+      parseRule("allow 127.0.0.2/32"),
+      parseRule("deny any:25"),
+    ],
   });
   assert.equal(p.addressAllowed(parseIp("192.0.2.9")), false);
   assert.equal(p.addressAllowed(parseIp("127.0.0.1")), false);

@@ -14,7 +14,10 @@ const mem = new MemoryHandler("DEBUG");
 setup({ handlers: { mem }, loggers: { "proxy-test": { level: "DEBUG", handlers: ["mem"] } } });
 const log = getLogger("proxy-test");
 
-async function rig(rules: string[], extra: Partial<ConstructorParameters<typeof FlowProxy>[1]> = {}) {
+async function rig(
+  rules: string[],
+  extra: Partial<ConstructorParameters<typeof FlowProxy>[1]> = {},
+) {
   const client = await Netstack.create({ addresses: ["10.66.0.2/24", "fd66::2/64"] });
   const server = await Netstack.create({ addresses: ["10.66.0.1/24", "fd66::1/64"] });
   wire(client, server);
@@ -155,7 +158,10 @@ Deno.test("proxy: UDP round trip from the original destination; denied gets ICMP
   assert.equal(from.port, port);
   assert.equal(r.proxy.stats.udp.total, 1);
   // A denied destination: dropped and counted (ICMP admin-prohibited goes back).
-  const other = r.client.dialUdp({ hostname: "127.0.0.1", port: port + 1 === 65536 ? 1 : port + 1 });
+  const other = r.client.dialUdp({
+    hostname: "127.0.0.1",
+    port: port + 1 === 65536 ? 1 : port + 1,
+  });
   await other.send(msg);
   await new Promise((res) => setTimeout(res, 50));
   assert.equal(r.proxy.stats.udp.dropped["denied"], 1);

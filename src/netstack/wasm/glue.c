@@ -391,6 +391,24 @@ static void apply_window(struct tcp_pcb *pcb) {
   }
 }
 
+/*
+ * Passive open: set the window before the SYN-ACK leaves. lwIP sends the SYN-ACK from its
+ * TCP_WND ceiling and records that right edge; lowering rcv_wnd later (in on_accept) cannot
+ * move the announced edge back (lwIP never shrinks it), so the peer would be offered the
+ * ceiling while only opt_window is real, and a slow reader would make lwIP drop in-window
+ * data (a 3 s RTO stall). Only with window scaling: without it the window stays at lwIP's
+ * 16-bit default here, which tcp_parseopt asserts on for a retransmitted SYN.
+ */
+static err_t on_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb) {
+  LWIP_UNUSED_ARG(id);
+  LWIP_UNUSED_ARG(lpcb);
+  if (cpcb->flags & TF_WND_SCALE) apply_window(cpcb);
+  return ERR_OK;
+}
+
+static const struct tcp_ext_arg_callbacks listen_ext_callbacks = {NULL, on_passive_open};
+static u8_t listen_ext_id;
+
 static void setup_flow(struct tcp_pcb *pcb, u32_t fid) {
   tcp_arg(pcb, (void *)(uintptr_t)fid);
   tcp_recv(pcb, on_recv);
@@ -560,6 +578,8 @@ EXPORT(init) s32_t newt_init(u32_t mtu) {
   TCP_RMV(&tcp_listen_pcbs.pcbs, (struct tcp_pcb *)catchall_tcp);
   tcp_arg((struct tcp_pcb *)catchall_tcp, (void *)0);
   tcp_accept((struct tcp_pcb *)catchall_tcp, on_accept);
+  listen_ext_id = tcp_ext_arg_alloc_id();
+  tcp_ext_arg_set_callbacks((struct tcp_pcb *)catchall_tcp, listen_ext_id, &listen_ext_callbacks);
 
   catchall_udp = udp_new_ip_type(IPADDR_TYPE_ANY);
   udp_tx = udp_new_ip_type(IPADDR_TYPE_ANY);
@@ -897,6 +917,7 @@ EXPORT(tcp_listen) s32_t newt_tcp_listen(u32_t family, u32_t port) {
   }
   tcp_arg(l, (void *)(uintptr_t)fid);
   tcp_accept(l, on_accept);
+  tcp_ext_arg_set_callbacks(l, listen_ext_id, &listen_ext_callbacks);
   return (s32_t)fid;
 }
 

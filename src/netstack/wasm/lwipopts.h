@@ -111,7 +111,8 @@
 #define TCP_KEEPINTVL_DEFAULT 30000UL
 #define TCP_KEEPCNT_DEFAULT 9U
 #define LWIP_DISABLE_TCP_SANITY_CHECKS 1
-#define LWIP_TCP_PCB_NUM_EXT_ARGS 0
+/* one slot: the passive-open callback that sets the window before the SYN-ACK (glue.c) */
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 1
 #define LWIP_CALLBACK_API 1
 #define LWIP_EVENT_API 0
 

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-// Test-only decoder; lead: add `"jsqr": "npm:jsqr@1.4.0"` to deno.json imports and import "jsqr".
-// deno-lint-ignore no-import-prefix
-import jsQRModule from "npm:jsqr@1.4.0";
+// Test-only decoder (an independent QR implementation).
+import jsQRModule from "jsqr";
 import {
   alignmentPositions,
   byteCapacity,

@@ -1,0 +1,36 @@
+/**
+ * The system under test for scenario "ours": @newt/proxy started from a wg-quick server config
+ * (`[Interface]`, `[Peer]`, `[Proxy]`), the way the CLI starts it, inside the server namespace:
+ *   deno run --allow-net=<…> --allow-read=<config> bench/e2e/_proxy_sut.ts <config-file>
+ * Prints one JSON line when listening; closes and exits when stdin closes.
+ */
+import { startProxy } from "../../src/server.ts";
+import { flowProxyOptions } from "../../src/cli/proxy_wiring.ts";
+import { parseServerConfig, toPeerOptions } from "../../src/cli/server_config.ts";
+import { ConsoleHandler, getLogger, setup } from "../../src/log.ts";
+import { formatCidr } from "../../src/wire/ip_address.ts";
+
+const config = parseServerConfig(await Deno.readTextFile(Deno.args[0]!));
+setup({
+  handlers: { stderr: new ConsoleHandler(config.proxy.logLevel) },
+  loggers: { bench: { level: config.proxy.logLevel, handlers: ["stderr"] } },
+});
+const iface = config.wg.interface;
+const handle = await startProxy({
+  privateKey: iface.privateKey,
+  listenPort: iface.listenPort ?? 51820,
+  addresses: iface.addresses.map(formatCidr),
+  ...(iface.mtu !== undefined ? { mtu: iface.mtu } : {}),
+  peers: config.wg.peers.map(toPeerOptions),
+  proxy: flowProxyOptions(config.proxy),
+  logger: getLogger("bench"),
+});
+console.log(JSON.stringify({
+  event: "listening",
+  pid: Deno.pid,
+  port: handle.listenPort,
+  backend: handle.device.socket?.backend,
+}));
+for await (const _ of Deno.stdin.readable) { /* run until stdin closes */ }
+await handle.close(0);
+Deno.exit(0);
