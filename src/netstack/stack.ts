@@ -28,7 +28,7 @@ import {
 import { flowKey, type HeldSyn, HeldSynTable, parseSyn } from "./flow.ts";
 import { quoteUdp, unreachableCode, type UnreachableKind } from "./icmp.ts";
 import { type NetstackStats, TS_STAT_NAMES, WASM_STAT_NAMES } from "./stats.ts";
-import { TcpConn, type TcpDriver, TcpListener } from "./tcp.ts";
+import { TcpConn, type TcpDriver, TcpListener, WRITE_RETRY } from "./tcp.ts";
 import { type UdpDatagram, type UdpDriver, UdpSocket } from "./udp.ts";
 import { instantiateNetstack, type NetstackExports, type NetstackImports } from "./_wasm.ts";
 
@@ -108,6 +108,8 @@ const ERR_CLSD = -15;
 /** TCP_TMR_INTERVAL in lwipopts.h: the shortest timeout lwIP ever registers. */
 const TCP_TIMER_MS = 25;
 const ERR_ABRT = -13;
+/** glue.c NEWT_WRITE_RETRY: the shared heap or segment pool, not the flow, stopped a write. */
+const WASM_WRITE_RETRY = -100;
 /** Bound on queued work run after one wasm call; the rest continues on a fresh task. */
 const FLUSH_BATCH = 100_000;
 
@@ -790,17 +792,24 @@ export class Netstack {
 
   #tcpWrite(fid: number, data: Uint8Array): number {
     if (this.#closed) throw this.#fatal ?? new StackClosedError();
-    if (this.#inWasm) return 0;
+    if (this.#inWasm) return this.#writeRetry(); // called from inside a callback: no sent event
     return this.#call(() => {
       const space = this.#x.tcp_space(fid);
+      if (space === WASM_WRITE_RETRY) return this.#writeRetry();
       if (space < 0) throw new ConnectError(`write: ${lwipErrorName(space)}`, space);
       const n = Math.min(space, data.length);
       if (n === 0) return 0;
       this.#mem.set(n === data.length ? data : data.subarray(0, n), this.#io);
       const r = this.#x.tcp_write(fid, n);
+      if (r === WASM_WRITE_RETRY) return this.#writeRetry();
       if (r < 0) throw new ConnectError(`write: ${lwipErrorName(r)}`, r);
       return r;
     }, 0);
+  }
+
+  #writeRetry(): number {
+    this.#counters["tcp.write_retries"]++;
+    return WRITE_RETRY;
   }
 
   // ---- UDP ----

@@ -68,6 +68,7 @@ export const TS_STAT_NAMES = [
   "tcp.refused_no_handler",
   "tcp.accept_failed",
   "tcp.handshake_timeouts",
+  "tcp.write_retries",
   "udp.no_handler",
   "udp.send_failed",
   "icmp.unreachable_sent",

@@ -10,7 +10,10 @@ import { ClosedError, ConnectionResetError, lwipErrorName } from "./errors.ts";
 
 /** What a connection needs from its stack (implemented by Netstack). */
 export interface TcpDriver {
-  /** Queues bytes; returns how many were taken (0: wait for `onSent`). */
+  /**
+   * Queues bytes; returns how many were taken, 0 (this flow's own data in flight fills its
+   * quota: `onSent` follows) or WRITE_RETRY (shared memory ran short: retry after a delay).
+   */
   tcpWrite(fid: number, data: Uint8Array): number;
   /** The reader consumed n bytes. */
   tcpRecved(fid: number, n: number): void;
@@ -21,6 +24,9 @@ export interface TcpDriver {
   /** Sends RST and frees the id. */
   tcpAbort(fid: number): void;
 }
+
+/** TcpDriver.tcpWrite's answer when the shared heap, not this flow's window, stalled a write. */
+export const WRITE_RETRY = -1;
 
 const MAX_READ_CHUNK = 64 * 1024;
 /** Receive buffers grow from this size, doubling each time one fills, up to MAX_READ_CHUNK. */
@@ -109,7 +115,7 @@ export class TcpConn {
         off += n;
         continue;
       }
-      await this.#waitSent();
+      await this.#waitSent(n === WRITE_RETRY);
     }
     return data.length;
   }
@@ -213,9 +219,16 @@ export class TcpConn {
     if (this.#released || this.#writeClosed) throw new ClosedError("connection closed for writing");
   }
 
-  #waitSent(): Promise<void> {
+  /**
+   * Waits for the sent callback. Only a stall on the shared heap also arms a short timer: then
+   * no sent callback may come for this flow. A window-limited writer is woken by ACKs alone.
+   */
+  #waitSent(retry: boolean): Promise<void> {
     return new Promise((resolve) => {
-      // The sent callback wakes us; a short timer covers a stall on the shared heap.
+      if (!retry) {
+        this.#sentWaiter = resolve;
+        return;
+      }
       const timer = setTimeout(() => {
         if (this.#sentWaiter === done) this.#sentWaiter = null;
         resolve();

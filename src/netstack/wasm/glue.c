@@ -767,8 +767,16 @@ EXPORT(tcp_abort_pending) s32_t newt_tcp_abort_pending(void) {
   return 0;
 }
 
+/*
+ * A write stopped by the shared heap or segment pool rather than by this flow's own data in
+ * flight: no sent callback may follow for this flow, so JS retries on a short timer instead.
+ */
+#define NEWT_WRITE_RETRY (-100)
+static int space_heap_limited;
+
 /* Bytes a flow may queue now: its own send buffer, the runtime quota, and the shared heap. */
 static u32_t send_space(struct tcp_pcb *pcb) {
+  space_heap_limited = 0;
   u32_t sndbuf = pcb->snd_buf; /* tcp_sndbuf() clamps to 16 bits */
   u32_t inflight = TCP_SND_BUF - sndbuf;
   if (inflight >= opt_send_quota) return 0;
@@ -781,36 +789,44 @@ static u32_t send_space(struct tcp_pcb *pcb) {
   /* A flow with nothing in flight may dip into the reserve so every flow makes progress. */
   u32_t reserve = inflight == 0 ? opt_heap_reserve / 2 : opt_heap_reserve;
   u32_t heap_room = free_heap > reserve ? (free_heap - reserve) / 2 : 0;
-  if (space > heap_room) space = heap_room;
+  if (space > heap_room) {
+    space = heap_room;
+    if (space == 0) space_heap_limited = 1;
+  }
 #endif
   if (pcb->snd_queuelen >= TCP_SND_QUEUELEN - 2) return 0;
   return space;
 }
 
-/** Queues io[0..len) on a flow. Returns bytes taken (0: wait for tcp_sent), negative on error. */
+/**
+ * Queues io[0..len) on a flow. Returns bytes taken, 0 (wait for the sent callback),
+ * NEWT_WRITE_RETRY (shared memory ran short: retry on a timer) or another negative error.
+ */
 EXPORT(tcp_write) s32_t newt_tcp_write(u32_t fid, u32_t len) {
   struct tcp_pcb *pcb = flow_get(fid);
   if (pcb == NULL) return ERR_CONN;
   if (len > 0xFFFF) len = 0xFFFF;
   u32_t n = send_space(pcb);
   if (n > len) n = len;
-  if (n == 0) return 0;
+  if (n == 0) return space_heap_limited ? NEWT_WRITE_RETRY : 0;
   err_t e = tcp_write(pcb, io, (u16_t)n, TCP_WRITE_FLAG_COPY);
   if (e == ERR_MEM) {
     counters[C_WRITE_NOMEM]++;
     tcp_output(pcb);
-    return 0;
+    return NEWT_WRITE_RETRY;
   }
   if (e != ERR_OK) return e;
   tcp_output(pcb);
   return (s32_t)n;
 }
 
-/** Bytes a flow could queue now. */
+/** Bytes a flow could queue now (NEWT_WRITE_RETRY: none, because shared memory ran short). */
 EXPORT(tcp_space) s32_t newt_tcp_space(u32_t fid) {
   struct tcp_pcb *pcb = flow_get(fid);
   if (pcb == NULL) return ERR_CONN;
-  return (s32_t)send_space(pcb);
+  u32_t n = send_space(pcb);
+  if (n == 0 && space_heap_limited) return NEWT_WRITE_RETRY;
+  return (s32_t)n;
 }
 
 /** The reader consumed n bytes: open the window by that much. */
