@@ -42,8 +42,18 @@ export async function tcpThroughput(
   const cpu0 = await totalCpuSeconds(s.sutPids);
   try {
     const out = await clientRun(s, o.seconds + KILL_SLACK_S, "iperf3", [
-      "-c", s.target, "-p", "5201", "-t", String(o.seconds), "-P", String(o.streams),
-      "--connect-timeout", "3000", "-J", ...(o.down ? ["-R"] : []),
+      "-c",
+      s.target,
+      "-p",
+      "5201",
+      "-t",
+      String(o.seconds),
+      "-P",
+      String(o.streams),
+      "--connect-timeout",
+      "3000",
+      "-J",
+      ...(o.down ? ["-R"] : []),
     ]);
     const j = JSON.parse(out) as IperfEnd;
     const cpu = (await totalCpuSeconds(s.sutPids)) - cpu0;
@@ -78,8 +88,21 @@ export async function udpAtRate(
 ): Promise<UdpStep> {
   try {
     const out = await clientRun(s, o.seconds + KILL_SLACK_S, "iperf3", [
-      "-c", s.target, "-p", "5201", "-u", "-b", `${Math.round(o.mbps)}M`, "-l", String(UDP_PAYLOAD),
-      "-t", String(o.seconds), "--connect-timeout", "3000", "-J", ...(o.down ? ["-R"] : []),
+      "-c",
+      s.target,
+      "-p",
+      "5201",
+      "-u",
+      "-b",
+      `${Math.round(o.mbps)}M`,
+      "-l",
+      String(UDP_PAYLOAD),
+      "-t",
+      String(o.seconds),
+      "--connect-timeout",
+      "3000",
+      "-J",
+      ...(o.down ? ["-R"] : []),
     ]);
     const j = JSON.parse(out) as IperfEnd;
     return {
@@ -148,7 +171,11 @@ export interface ConnRate {
 export async function connRate(s: Scenario, tools: Tools, seconds: number): Promise<ConnRate> {
   try {
     const out = await clientRun(s, seconds + KILL_SLACK_S, tools.connProbe, [
-      "rate", s.target, "7", String(seconds), "10000000",
+      "rate",
+      s.target,
+      "7",
+      String(seconds),
+      "10000000",
     ]);
     const j = JSON.parse(out) as { cps: number; p50_us: number; p99_us: number; errors: number };
     return { cps: j.cps, p50Us: j.p50_us, p99Us: j.p99_us, errors: j.errors };

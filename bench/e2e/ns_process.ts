@@ -95,7 +95,7 @@ export class NsProcess {
           }`,
         );
       }
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((r) => {
         this.#wake = r;
         timer = setTimeout(r, Math.min(left, 100));

@@ -50,38 +50,10 @@ export function kdf(n: 1 | 2 | 3, key: Uint8Array, input: Uint8Array): Uint8Arra
   return out;
 }
 
-const PKCS8_X25519_PREFIX = Uint8Array.of(
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x6e,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-);
-const SPKI_X25519_PREFIX = Uint8Array.of(
-  0x30,
-  0x2a,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x6e,
-  0x03,
-  0x21,
-  0x00,
-);
+const fromHex = (h: string) => Uint8Array.from(h.match(/../g)!, (b) => parseInt(b, 16));
+/** DER prefixes that wrap a raw X25519 key as PKCS#8 (private) or SPKI (public), RFC 8410. */
+const PKCS8_X25519_PREFIX = fromHex("302e020100300506032b656e04220420");
+const SPKI_X25519_PREFIX = fromHex("302a300506032b656e032100");
 
 function der(prefix: Uint8Array, key: Uint8Array): Buffer {
   const b = Buffer.alloc(prefix.length + key.length);

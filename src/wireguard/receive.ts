@@ -83,10 +83,7 @@ function receiveHandshake(device: Device, msg: Uint8Array, from: UdpRemote, type
       return;
     }
     const peer = r.peer;
-    peer.endpoint = { address: from.address, port: from.port };
-    peer.stats.rxBytes += msg.length;
-    peer.timers.anyAuthenticatedPacketTraversal();
-    peer.timers.anyAuthenticatedPacketReceived();
+    authenticated(peer, from, msg.length);
     peer.sendHandshakeResponse();
     device.log.debug("answered handshake initiation", { peer: peer.shortKey });
     return;
@@ -100,13 +97,23 @@ function receiveHandshake(device: Device, msg: Uint8Array, from: UdpRemote, type
     return;
   }
   const peer = r.peer;
-  peer.endpoint = { address: from.address, port: from.port };
-  peer.stats.rxBytes += msg.length;
-  peer.timers.anyAuthenticatedPacketTraversal();
-  peer.timers.anyAuthenticatedPacketReceived();
+  authenticated(peer, from, msg.length);
   if (!peer.beginSession()) return;
   handshakeComplete(device, peer);
   peer.sendKeepalive(); // flushes queued packets, or confirms the session with a keepalive
+}
+
+/**
+ * Bookkeeping for any authenticated message: the endpoint follows it (roaming), it counts as
+ * received traffic, and the timers learn the peer is alive.
+ */
+function authenticated(peer: Peer, from: UdpRemote, bytes: number): void {
+  if (peer.endpoint?.address !== from.address || peer.endpoint.port !== from.port) {
+    peer.endpoint = { address: from.address, port: from.port };
+  }
+  peer.stats.rxBytes += bytes;
+  peer.timers.anyAuthenticatedPacketTraversal();
+  peer.timers.anyAuthenticatedPacketReceived();
 }
 
 function handshakeComplete(device: Device, peer: Peer): void {
@@ -160,12 +167,7 @@ function receiveTransport(device: Device, msg: Uint8Array, from: UdpRemote): voi
     peer.sendStaged();
   }
   peer.keepKeyFreshReceiving();
-  if (peer.endpoint?.address !== from.address || peer.endpoint.port !== from.port) {
-    peer.endpoint = { address: from.address, port: from.port };
-  }
-  peer.stats.rxBytes += msg.length;
-  peer.timers.anyAuthenticatedPacketTraversal();
-  peer.timers.anyAuthenticatedPacketReceived();
+  authenticated(peer, from, msg.length);
   if (plain.length === 0) {
     device.counters.keepalivesReceived++;
     return;

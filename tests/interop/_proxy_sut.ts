@@ -3,6 +3,7 @@
  *   deno run --allow-net=<…> tests/interop/_proxy_sut.ts '<json>'
  * Commands on stdin and reports on stdout are JSON lines (see _sut.ts).
  */
+import { emit, stdinCommands } from "./_sut.ts";
 import { startProxy } from "../../src/server.ts";
 import { decodeKey } from "../../src/wireguard/keys.ts";
 import { parseRule } from "../../src/proxy/policy.ts";
@@ -33,31 +34,24 @@ const handle = await startProxy({
   },
   logger: getLogger("sut"),
 });
-const out = (o: unknown) => console.log(JSON.stringify(o));
+const out = emit;
 out({ event: "listening", port: handle.listenPort, backend: handle.device.socket?.backend });
 
-let buf = "";
-for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
-  buf += chunk;
-  let nl;
-  while ((nl = buf.indexOf("\n")) >= 0) {
-    const cmd = JSON.parse(buf.slice(0, nl));
-    buf = buf.slice(nl + 1);
-    if (cmd.cmd === "stats") {
-      const s = handle.stats();
-      out({
-        event: "stats",
-        tcp: s.tcp,
-        udp: s.udp,
-        drops: s.drops,
-        handshakes: s.device.handshakes,
-        flowLines: mem.records.filter((r) => r.msg === "flow").map((r) => r.fields),
-        rss: Deno.memoryUsage().rss,
-      });
-    } else if (cmd.cmd === "exit") {
-      await handle.close(cmd.drainMs ?? 0);
-      out({ event: "bye" });
-      Deno.exit(0);
-    }
+for await (const cmd of stdinCommands()) {
+  if (cmd.cmd === "stats") {
+    const s = handle.stats();
+    out({
+      event: "stats",
+      tcp: s.tcp,
+      udp: s.udp,
+      drops: s.drops,
+      handshakes: s.device.handshakes,
+      flowLines: mem.records.filter((r) => r.msg === "flow").map((r) => r.fields),
+      rss: Deno.memoryUsage().rss,
+    });
+  } else if (cmd.cmd === "exit") {
+    await handle.close(cmd.drainMs ?? 0);
+    out({ event: "bye" });
+    Deno.exit(0);
   }
 }

@@ -78,3 +78,22 @@ export class JsonLinesProcess {
     await this.stderr.catch(() => "");
   }
 }
+
+/** The subprocess side: each JSON object read from stdin, one per line. */
+export async function* stdinCommands(): AsyncGenerator<Record<string, any>> {
+  let buf = "";
+  for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let nl;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      yield JSON.parse(line);
+    }
+  }
+}
+
+/** The subprocess side: writes one JSON event line to stdout. */
+export function emit(event: Record<string, unknown>): void {
+  console.log(JSON.stringify(event));
+}

@@ -4,6 +4,7 @@
  * It runs our Device, answers ICMP echo for its tunnel address, and takes commands on stdin
  * (one JSON object a line); it reports on stdout (one JSON object a line).
  */
+import { emit, stdinCommands } from "./_sut.ts";
 import { Device } from "../../src/wireguard/device.ts";
 import { decodeKey } from "../../src/wireguard/keys.ts";
 import { echoReply, echoRequestV4 } from "./_icmp_echo.ts";
@@ -31,37 +32,29 @@ device.onPacket = (p) => {
   }
 };
 const addr = await device.listen({ port: opts.listenPort });
-const out = (o: unknown) => console.log(JSON.stringify(o));
+const out = emit;
 out({ event: "listening", port: addr.port, backend: device.socket?.backend });
 
-const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
-let buf = "";
-for await (const chunk of lines) {
-  buf += chunk;
-  let nl;
-  while ((nl = buf.indexOf("\n")) >= 0) {
-    const cmd = JSON.parse(buf.slice(0, nl));
-    buf = buf.slice(nl + 1);
-    if (cmd.cmd === "ping") {
-      device.sendPacket(echoRequestV4(cmd.src, cmd.dst, 7, cmd.seq ?? 1));
-      out({ event: "pinged" });
-    } else if (cmd.cmd === "rekey") {
-      peer.sendHandshakeInitiation(false);
-      out({ event: "rekeying" });
-    } else if (cmd.cmd === "stats") {
-      out({
-        event: "stats",
-        handshakes: peer.stats.handshakes,
-        endpoint: peer.endpoint,
-        echoRepliesReceived,
-        echoRequestsAnswered,
-        drops: Object.fromEntries(device.drops),
-        counters: device.counters,
-      });
-    } else if (cmd.cmd === "exit") {
-      device.close();
-      out({ event: "bye" });
-      Deno.exit(0);
-    }
+for await (const cmd of stdinCommands()) {
+  if (cmd.cmd === "ping") {
+    device.sendPacket(echoRequestV4(cmd.src, cmd.dst, 7, cmd.seq ?? 1));
+    out({ event: "pinged" });
+  } else if (cmd.cmd === "rekey") {
+    peer.sendHandshakeInitiation(false);
+    out({ event: "rekeying" });
+  } else if (cmd.cmd === "stats") {
+    out({
+      event: "stats",
+      handshakes: peer.stats.handshakes,
+      endpoint: peer.endpoint,
+      echoRepliesReceived,
+      echoRequestsAnswered,
+      drops: Object.fromEntries(device.drops),
+      counters: device.counters,
+    });
+  } else if (cmd.cmd === "exit") {
+    device.close();
+    out({ event: "bye" });
+    Deno.exit(0);
   }
 }

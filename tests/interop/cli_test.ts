@@ -45,11 +45,23 @@ Deno.test({
   try {
     await client.linkTo(server, "10.201.0.1/30", "10.201.0.2/30");
     await server.addDummy("tgt0", [`${T}/24`]);
-    targets = new JsonLinesProcess(server.spawn(Deno.execPath(), ["run", "-A", here("./_targets.ts"), T]));
+    targets = new JsonLinesProcess(
+      server.spawn(Deno.execPath(), ["run", "-A", here("./_targets.ts"), T]),
+    );
     await targets.next("ready", 20_000);
     cli = server.spawn(Deno.execPath(), [
-      "run", "--no-prompt", "--allow-net", `--allow-read=${state}`, `--allow-write=${state}`,
-      "--allow-env", here("../../mod.ts"), "run", "--state-dir", state, "--endpoint", "10.201.0.2",
+      "run",
+      "--no-prompt",
+      "--allow-net",
+      `--allow-read=${state}`,
+      `--allow-write=${state}`,
+      "--allow-env",
+      here("../../mod.ts"),
+      "run",
+      "--state-dir",
+      state,
+      "--endpoint",
+      "10.201.0.2",
       "--no-qr",
     ]);
     const stderr = new Response(cli.stderr).text();

@@ -1,0 +1,384 @@
+/**
+ * End-to-end benchmark, side by side in one run (issue 7): (0) a plain veth, (A) wireguard-go on
+ * both ends with the kernel delivering to the target, and (ours) @newt/proxy started from a
+ * wg-quick config — TCP throughput (with the server's CPU per Gbit), UDP rate at < 1% loss,
+ * connection rate and latency, memory with 1,000 idle flows, and TCP over an impaired path.
+ * Needs root: it creates and removes its own network namespaces; traffic stays inside them.
+ *
+ *   deno run -A bench/e2e/main.ts [--quick] [--runs N] [--seconds S] [--scenarios plain,wg-go,ours]
+ *     [--measures tcp,conn,rss,udp,impaired] [--udp-backend deno|node] [--out FILE | --no-out]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { interopUnavailable, which } from "../../tests/interop/_netns.ts";
+import { connRate, idleFlowMemory, sleep, tcpThroughput, udpRateSearch } from "./measure.ts";
+import { totalRssBytes } from "./proc_stats.ts";
+import { formatText, type MachineInfo, median, resultsMarkdown, type Row } from "./report.ts";
+import { buildScenario, type Impairment, type Scenario, type ScenarioKind } from "./topology.ts";
+import { buildTools, removeTools } from "./tools.ts";
+
+/** A group of measures that can be switched on or off. */
+export type Measure = "tcp" | "conn" | "rss" | "udp" | "impaired";
+
+/** Options of {@linkcode runE2E}. */
+export interface E2EOptions {
+  /** Runs per measure; the table shows medians. */
+  runs: number;
+  /** Duration of each iperf3 TCP run and of each connection-rate run, seconds. */
+  seconds: number;
+  /** Scenarios to run, in order. */
+  scenarios: ScenarioKind[];
+  /** Measures to take. */
+  measures: Measure[];
+  /** UDP backend of our proxy ("deno" adds --unstable-net; "node" is the no-flag default). */
+  udpBackend: "deno" | "node";
+  /** Idle TCP flows held for the memory measure. */
+  idleFlows: number;
+  /** Wait after flows close before reading RSS, ms. */
+  settleMs: number;
+  /** Most iperf3 runs in one UDP rate search. */
+  udpSteps: number;
+  /** Duration of one UDP search step, seconds. */
+  udpSeconds: number;
+  /** The impaired path. */
+  impair: Impairment;
+  /** Where to write the Markdown results; null: don't. */
+  out: string | null;
+}
+
+/** Full run: medians of 3, iperf3 for 10 s. */
+export const DEFAULT_E2E_OPTIONS: E2EOptions = {
+  runs: 3,
+  seconds: 10,
+  scenarios: ["plain", "wg-go", "ours"],
+  measures: ["tcp", "conn", "rss", "udp", "impaired"],
+  udpBackend: "deno",
+  idleFlows: 1000,
+  settleMs: 5000,
+  udpSteps: 7,
+  udpSeconds: 3,
+  impair: { upDelayMs: 10, downDelayMs: 0, lossPercent: 0.5, seed: 7 },
+  out: new URL("../RESULTS.md", import.meta.url).pathname,
+};
+
+/** `--quick`: one run of 3 s each, shorter UDP search. */
+export const QUICK_E2E_OPTIONS: Partial<E2EOptions> = {
+  runs: 1,
+  seconds: 3,
+  udpSteps: 5,
+  udpSeconds: 2,
+  settleMs: 3000,
+};
+
+/** What {@linkcode runE2E} measured. */
+export interface E2EResult {
+  /** Machine and settings. */
+  machine: MachineInfo;
+  /** The table rows. */
+  rows: Row[];
+  /** The table as aligned text. */
+  text: string;
+  /** The RESULTS.md text. */
+  markdown: string;
+}
+
+/** Why the benchmark cannot run here, or null. */
+export async function e2eUnavailable(): Promise<string | null> {
+  const base = await interopUnavailable();
+  if (base) return base.replace("interop tests", "the e2e benchmark");
+  for (const tool of ["iperf3", "gcc", "timeout", "sysctl"]) {
+    if (!(await which(tool))) return `the e2e benchmark needs '${tool}'`;
+  }
+  return null;
+}
+
+/** Row names, in table order; the unit is in the name. */
+const ROWS: Array<{ key: string; name: string; up: boolean; digits: number }> = [
+  { key: "tcpUp1", name: "TCP up, 1 stream (Mbit/s)", up: true, digits: 0 },
+  { key: "tcpDown1", name: "TCP down, 1 stream (Mbit/s)", up: true, digits: 0 },
+  { key: "tcpUp4", name: "TCP up, 4 streams (Mbit/s)", up: true, digits: 0 },
+  { key: "tcpDown4", name: "TCP down, 4 streams (Mbit/s)", up: true, digits: 0 },
+  { key: "cpuUp", name: "server CPU per Gbit, TCP up (CPU·s)", up: false, digits: 2 },
+  { key: "cpuDown", name: "server CPU per Gbit, TCP down (CPU·s)", up: false, digits: 2 },
+  { key: "udpUp", name: "UDP up, max rate at < 1% loss (Mbit/s)", up: true, digits: 0 },
+  { key: "udpDown", name: "UDP down, max rate at < 1% loss (Mbit/s)", up: true, digits: 0 },
+  { key: "cps", name: "TCP connect+echo+close per second", up: true, digits: 0 },
+  { key: "p50", name: "connect→echo latency p50 (µs)", up: false, digits: 0 },
+  { key: "p99", name: "connect→echo latency p99 (µs)", up: false, digits: 0 },
+  { key: "rssStart", name: "server RSS after start (MB)", up: false, digits: 1 },
+  { key: "rssPeak", name: "server RSS, highest sample (MB)", up: false, digits: 1 },
+  { key: "perFlow", name: "RSS per idle TCP flow (KB)", up: false, digits: 1 },
+  { key: "afterClose", name: "RSS after flows close vs post-warm-up (%)", up: false, digits: 1 },
+  { key: "impUp", name: "impaired TCP up, 1 stream (Mbit/s)", up: true, digits: 1 },
+  { key: "impDown", name: "impaired TCP down, 1 stream (Mbit/s)", up: true, digits: 1 },
+];
+
+type Samples = Map<string, Partial<Record<ScenarioKind, number[]>>>;
+
+function record(samples: Samples, key: string, kind: ScenarioKind, value: number): void {
+  const row = samples.get(key) ?? {};
+  (row[kind] ??= []).push(value);
+  samples.set(key, row);
+}
+
+const MB = 1024 * 1024;
+
+/** Runs the benchmark; prints progress on stderr and returns the table. */
+export async function runE2E(options: Partial<E2EOptions> = {}): Promise<E2EResult> {
+  const o: E2EOptions = { ...DEFAULT_E2E_OPTIONS, ...options };
+  const why = await e2eUnavailable();
+  if (why) throw new Error(why);
+  const has = (m: Measure) => o.measures.includes(m);
+  const log = (s: string) => console.error(s);
+  const samples: Samples = new Map();
+  const info: Record<string, unknown> = {};
+  const tools = await buildTools();
+  let current: Scenario | undefined;
+  const onSignal = async () => {
+    log("interrupted: removing namespaces");
+    await current?.close();
+    await removeTools(tools);
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  // Bounds every helper's life: generous for a full run, and they also exit when we do.
+  const maxSeconds = 3600;
+  try {
+    for (const kind of o.scenarios) {
+      log(`scenario ${kind}: building`);
+      current = await buildScenario({ kind, tools, udpBackend: o.udpBackend, maxSeconds });
+      const s = current;
+      Object.assign(info, kind === "ours" ? { oursBackend: s.info.backend } : {});
+      const peek = async () => {
+        if (s.sutPids.length > 0) {
+          record(samples, "rssPeak", kind, (await totalRssBytes(s.sutPids)) / MB);
+        }
+      };
+      if (s.sutPids.length > 0) {
+        const rss = (await totalRssBytes(s.sutPids)) / MB;
+        record(samples, "rssStart", kind, rss);
+        record(samples, "rssPeak", kind, rss);
+      }
+      if (has("tcp")) await measureTcp(s, o, samples, log, peek);
+      if (has("conn")) {
+        for (let r = 0; r < o.runs; r++) {
+          const c = await connRate(s, tools, o.seconds);
+          log(
+            `  ${kind} conn/s ${c.cps.toFixed(0)} p50 ${c.p50Us.toFixed(0)} µs p99 ${
+              c.p99Us.toFixed(0)
+            } µs errors ${c.errors}`,
+          );
+          record(samples, "cps", kind, c.cps);
+          record(samples, "p50", kind, c.p50Us);
+          record(samples, "p99", kind, c.p99Us);
+          await peek();
+        }
+      }
+      if (has("rss") && s.sutPids.length > 0) {
+        const m = await idleFlowMemory(s, tools, { flows: o.idleFlows, settleMs: o.settleMs });
+        const perFlow = (m.openRss - m.baseRss) / Math.max(1, m.opened) / 1024;
+        const after = (m.afterRss / m.baseRss - 1) * 100;
+        log(
+          `  ${kind} idle flows ${m.opened}: base ${(m.baseRss / MB).toFixed(1)} MB, open ${
+            (m.openRss / MB).toFixed(1)
+          } MB, after ${(m.afterRss / MB).toFixed(1)} MB`,
+        );
+        record(samples, "perFlow", kind, perFlow);
+        record(samples, "afterClose", kind, after);
+        record(samples, "rssPeak", kind, m.openRss / MB);
+      }
+      if (has("udp")) {
+        for (let r = 0; r < o.runs; r++) {
+          for (const down of [false, true]) {
+            const u = await udpRateSearch(s, { seconds: o.udpSeconds, down, maxSteps: o.udpSteps });
+            const steps = u.steps.map((x) =>
+              `${x.offeredMbps.toFixed(0)}:${x.lossPercent.toFixed(2)}%`
+            );
+            log(
+              `  ${kind} udp ${down ? "down" : "up"} best ${u.bestMbps.toFixed(0)} Mbit/s (${
+                steps.join(" ")
+              })`,
+            );
+            record(samples, down ? "udpDown" : "udpUp", kind, u.bestMbps);
+          }
+          await peek();
+        }
+      }
+      await s.close();
+      current = undefined;
+    }
+    if (has("impaired")) {
+      for (const kind of o.scenarios.filter((k) => k !== "plain")) {
+        log(`scenario ${kind} over the impaired path: building`);
+        current = await buildScenario({
+          kind,
+          tools,
+          udpBackend: o.udpBackend,
+          maxSeconds,
+          impair: o.impair,
+        });
+        for (let r = 0; r < o.runs; r++) {
+          for (const down of [false, true]) {
+            const t = await tcpThroughput(current, { seconds: o.seconds, streams: 1, down });
+            log(`  ${kind} impaired ${down ? "down" : "up"} ${t.mbps.toFixed(1)} Mbit/s`);
+            record(samples, down ? "impDown" : "impUp", kind, t.mbps);
+          }
+        }
+        await current.close();
+        current = undefined;
+      }
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    await current?.close();
+    await removeTools(tools);
+  }
+
+  const rows: Row[] = ROWS.filter((r) => samples.has(r.key)).map((r) => ({
+    name: r.name,
+    higherIsBetter: r.up,
+    digits: r.digits,
+    values: Object.fromEntries(
+      Object.entries(samples.get(r.key)!).map(([k, v]) => [k, median(v)]),
+    ) as Row["values"],
+  }));
+  const machine = await machineInfo(o, info);
+  const text = formatText(rows);
+  const markdown = resultsMarkdown(machine, rows);
+  if (o.out !== null) await Deno.writeTextFile(o.out, markdown);
+  return { machine, rows, text, markdown };
+}
+
+async function measureTcp(
+  s: Scenario,
+  o: E2EOptions,
+  samples: Samples,
+  log: (s: string) => void,
+  peek: () => Promise<void>,
+): Promise<void> {
+  const cases = [
+    { key: "tcpUp1", cpu: "cpuUp", streams: 1, down: false },
+    { key: "tcpDown1", cpu: "cpuDown", streams: 1, down: true },
+    { key: "tcpUp4", cpu: undefined, streams: 4, down: false },
+    { key: "tcpDown4", cpu: undefined, streams: 4, down: true },
+  ];
+  for (let r = 0; r < o.runs; r++) {
+    for (const c of cases) {
+      const t = await tcpThroughput(s, { seconds: o.seconds, streams: c.streams, down: c.down });
+      log(
+        `  ${s.kind} ${c.key} ${t.mbps.toFixed(0)} Mbit/s, server ${
+          t.cpuPerGbit.toFixed(2)
+        } CPU·s/Gbit`,
+      );
+      record(samples, c.key, s.kind, t.mbps);
+      if (c.cpu && s.sutPids.length > 0) record(samples, c.cpu, s.kind, t.cpuPerGbit);
+      await peek();
+      await sleep(300);
+    }
+  }
+}
+
+async function version(cmd: string, args: string[]): Promise<string> {
+  try {
+    const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    return new TextDecoder().decode(r.stdout).split("\n")[0]!.trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+async function machineInfo(o: E2EOptions, info: Record<string, unknown>): Promise<MachineInfo> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const i = o.impair;
+  return {
+    date: new Date().toISOString(),
+    nproc: navigator.hardwareConcurrency,
+    cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "unknown",
+    kernel: Deno.osRelease(),
+    deno: Deno.version.deno,
+    notes: [
+      `${await version("iperf3", ["--version"])}; ${await version("wireguard-go", ["--version"])}`,
+      `runs per measure: ${o.runs}; iperf3 TCP and connection-rate runs: ${o.seconds} s; ` +
+      `UDP search: ≤ ${o.udpSteps} steps of ${o.udpSeconds} s, 1350-byte datagrams`,
+      `ours: UDP backend "${info.oursBackend ?? o.udpBackend}"` +
+      (o.udpBackend === "deno" ? " (--unstable-net)" : " (no unstable flag)") +
+      "; FlowLog off, flow limits off ([Proxy] section of its wg-quick config)",
+      "server CPU: utime+stime from /proc of the server's WireGuard process (wireguard-go for A, " +
+      "deno for ours) per Gbit received; kernel softirq work (A's TCP, everyone's UDP) is not included",
+      `idle flows: ${o.idleFlows} TCP flows opened and closed once as warm-up, then again; ` +
+      `per-flow = (RSS open − RSS after warm-up) / flows; after-close read ${o.settleMs} ms after they end`,
+      `impaired path: seeded UDP relay on the WireGuard path, +${i.upDelayMs} ms client→server, ` +
+      `+${i.downDelayMs} ms server→client, ${i.lossPercent}% loss each way (seed ${i.seed})`,
+      "targets: C echo server (TCP/UDP 7) and iperf3 -s on a veth address in the server " +
+      "namespace; tcp_tw_reuse=1 and ports 1024-65535 in both namespaces",
+    ],
+  };
+}
+
+/** Parses command-line flags into options (unknown flags throw). */
+export function parseE2EArgs(args: string[]): Partial<E2EOptions> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      quick: { type: "boolean" },
+      runs: { type: "string" },
+      seconds: { type: "string" },
+      scenarios: { type: "string" },
+      measures: { type: "string" },
+      "udp-backend": { type: "string" },
+      "idle-flows": { type: "string" },
+      out: { type: "string" },
+      "no-out": { type: "boolean" },
+    },
+    strict: true,
+  });
+  const o: Partial<E2EOptions> = values.quick ? { ...QUICK_E2E_OPTIONS } : {};
+  const positive = (name: string, v: string) => {
+    const n = Number(v);
+    if (!(n > 0)) throw new Error(`--${name} needs a positive number, got '${v}'`);
+    return n;
+  };
+  if (values.runs) o.runs = Math.round(positive("runs", values.runs));
+  if (values.seconds) o.seconds = positive("seconds", values.seconds);
+  if (values["idle-flows"]) o.idleFlows = Math.round(positive("idle-flows", values["idle-flows"]));
+  if (values.scenarios) {
+    o.scenarios = values.scenarios.split(",").map((s) => {
+      const k =
+        ({ "0": "plain", plain: "plain", A: "wg-go", "wg-go": "wg-go", ours: "ours" } as Record<
+          string,
+          ScenarioKind
+        >)[s.trim()];
+      if (!k) throw new Error(`unknown scenario '${s}' (plain, wg-go, ours)`);
+      return k;
+    });
+  }
+  if (values.measures) {
+    const all: Measure[] = ["tcp", "conn", "rss", "udp", "impaired"];
+    o.measures = values.measures.split(",").map((m) => {
+      if (!all.includes(m.trim() as Measure)) {
+        throw new Error(`unknown measure '${m}' (${all.join(", ")})`);
+      }
+      return m.trim() as Measure;
+    });
+  }
+  if (values["udp-backend"]) {
+    if (values["udp-backend"] !== "deno" && values["udp-backend"] !== "node") {
+      throw new Error("--udp-backend is deno or node");
+    }
+    o.udpBackend = values["udp-backend"];
+  }
+  if (values.out) o.out = values.out;
+  if (values["no-out"]) o.out = null;
+  return o;
+}
+
+if (import.meta.main) {
+  try {
+    const result = await runE2E(parseE2EArgs(Deno.args));
+    console.log(result.text);
+  } catch (e) {
+    console.error(`bench/e2e: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
