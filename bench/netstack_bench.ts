@@ -1,6 +1,7 @@
 /**
- * Netstack benchmark (not a test): bulk TCP throughput between two stacks in one process, and
- * memory per idle TCP connection.
+ * Netstack benchmark (not a test): bulk TCP throughput between two stacks in one process (a
+ * reader with 256 KiB buffers, and one with 16 KiB buffers as a proxy copying in small chunks
+ * reads), and memory per idle TCP connection.
  *
  *   deno run -A --v8-flags=--expose-gc bench/netstack_bench.ts [MB] [idle-connections]
  */
@@ -36,7 +37,8 @@ async function pair() {
   return { proxy, peer };
 }
 
-async function throughput(): Promise<number> {
+/** MB/s and CPU seconds per GB of one bulk transfer whose reader uses `readSize` buffers. */
+async function throughput(readSize: number): Promise<{ mbps: number; cpuPerGB: number }> {
   const { proxy, peer } = await pair();
   let accepted: Promise<TcpConn> | undefined;
   proxy.onTcpFlow = (r) => accepted = r.accept();
@@ -44,12 +46,13 @@ async function throughput(): Promise<number> {
   while (!accepted) await new Promise((r) => setTimeout(r, 1));
   const server = await accepted;
   const chunk = new Uint8Array(256 * 1024).fill(0x5a);
+  const cpu0 = cpuSeconds();
   const t0 = performance.now();
   const sender = (async () => {
     for (let sent = 0; sent < size; sent += chunk.length) await client.write(chunk);
     await client.closeWrite();
   })();
-  const buf = new Uint8Array(256 * 1024);
+  const buf = new Uint8Array(readSize);
   let got = 0;
   while (true) {
     const n = await server.read(buf);
@@ -58,12 +61,23 @@ async function throughput(): Promise<number> {
   }
   await sender;
   const s = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds() - cpu0;
   if (got !== size) throw new Error(`received ${got} of ${size}`);
   client.close();
   server.close();
   proxy.close();
   peer.close();
-  return size / MB / s;
+  return { mbps: size / MB / s, cpuPerGB: cpu / (size / (1024 * MB)) };
+}
+
+/** User + system CPU seconds of this process so far (Linux; NaN elsewhere). */
+function cpuSeconds(): number {
+  try {
+    const f = Deno.readTextFileSync("/proc/self/stat").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
 }
 
 function gc(): void {
@@ -98,8 +112,18 @@ async function idleMemory(): Promise<{ jsPerConn: number; pcbBytes: number }> {
   return { jsPerConn: delta / idle / 2, pcbBytes };
 }
 
-const mbps = await throughput();
-console.log(`bulk TCP, one direction, ${size / MB} MB: ${mbps.toFixed(0)} MB/s`);
+for (
+  const [label, readSize] of [["256 KiB reads", 256 * 1024], [
+    "small reads (16 KiB)",
+    16 * 1024,
+  ]] as const
+) {
+  const t = await throughput(readSize);
+  console.log(
+    `bulk TCP, one direction, ${size / MB} MB, ${label}: ${t.mbps.toFixed(0)} MB/s, ` +
+      `${t.cpuPerGB.toFixed(2)} CPU s/GB`,
+  );
+}
 const m = await idleMemory();
 console.log(
   `idle TCP connection (one end): ${(m.jsPerConn / 1024).toFixed(1)} KiB JS heap + ` +
