@@ -22,6 +22,8 @@ async function part(title: string, args: string[]): Promise<boolean> {
 
 let ok = true;
 ok = await part("WireGuard", ["run", "-A", "--unstable-net", here("./wireguard_bench.ts")]) && ok;
+ok = await part("Transport AEAD (wasm vs node:crypto)", ["run", "-A", here("./aead_bench.ts")]) &&
+  ok;
 ok = await part("Netstack", [
   "run",
   "-A",

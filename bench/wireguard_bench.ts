@@ -68,31 +68,34 @@ export async function runWireguardBench(seconds = 2): Promise<BenchRow[]> {
   });
 
   // Full device path in memory: route, encrypt, frame → parse, decrypt, replay, AllowedIPs.
-  const log = getLogger("bench-quiet");
   const kA = generatePrivateKey(), kB = generatePrivateKey();
-  const a = new Device({ privateKey: kA, logger: log }),
-    b = new Device({ privateKey: kB, logger: log });
-  const from = { address: "127.0.0.1", port: 1 };
-  a.sendDatagram = (d) => b.receiveDatagram(d, from);
-  b.sendDatagram = (d) => a.receiveDatagram(d, { address: "127.0.0.1", port: 2 });
-  a.addPeer({
-    publicKey: publicKey(kB),
-    allowedIPs: ["10.0.0.2/32"],
-    endpoint: { address: "127.0.0.1", port: 2 },
-  });
-  b.addPeer({ publicKey: publicKey(kA), allowedIPs: ["10.0.0.1/32"] });
-  let delivered = 0;
-  b.onPacket = () => delivered++;
-  const packet = ipv4(1420);
-  a.sendPacket(packet);
-  r = timeLoop(seconds * 1000, () => a.sendPacket(packet));
-  rows.push({
-    name: "device path encrypt+decrypt 1420 B",
-    value: (delivered * 1420) / r.elapsed / 1000,
-    unit: "MB/s",
-  });
-  a.close();
-  b.close();
+  for (const kind of ["wasm", "node"] as const) {
+    const log = getLogger("bench-quiet");
+    const a = new Device({ privateKey: kA, logger: log, crypto: kind });
+    const b = new Device({ privateKey: kB, logger: log, crypto: kind });
+    const from = { address: "127.0.0.1", port: 1 };
+    a.sendDatagram = (d) => b.receiveDatagram(d, from);
+    b.sendDatagram = (d) => a.receiveDatagram(d, { address: "127.0.0.1", port: 2 });
+    a.addPeer({
+      publicKey: publicKey(kB),
+      allowedIPs: ["10.0.0.2/32"],
+      endpoint: { address: "127.0.0.1", port: 2 },
+    });
+    b.addPeer({ publicKey: publicKey(kA), allowedIPs: ["10.0.0.1/32"] });
+    let delivered = 0;
+    b.onPacket = () => delivered++;
+    const packet = ipv4(1420);
+    a.sendPacket(packet);
+    delivered = 0;
+    r = timeLoop(seconds * 1000, () => a.sendPacket(packet));
+    rows.push({
+      name: `device path encrypt+decrypt 1420 B (${kind})`,
+      value: (delivered * 1420) / r.elapsed / 1000,
+      unit: "MB/s",
+    });
+    a.close();
+    b.close();
+  }
 
   // Handshakes: initiation → response → keys, both sides' work.
   const i = createIdentity(kA), s = createIdentity(kB);

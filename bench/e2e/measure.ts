@@ -30,6 +30,7 @@ export interface TcpThroughput {
 interface IperfEnd {
   end: {
     sum_received: { bits_per_second: number; bytes: number };
+    sum_sent?: { bits_per_second: number };
     sum?: { lost_percent?: number; bits_per_second: number };
   };
 }
@@ -41,20 +42,9 @@ export async function tcpThroughput(
 ): Promise<TcpThroughput> {
   const cpu0 = await totalCpuSeconds(s.sutPids);
   try {
-    const out = await clientRun(s, o.seconds + KILL_SLACK_S, "iperf3", [
-      "-c",
-      s.target,
-      "-p",
-      "5201",
-      "-t",
-      String(o.seconds),
-      "-P",
-      String(o.streams),
-      "--connect-timeout",
-      "3000",
-      "-J",
-      ...(o.down ? ["-R"] : []),
-    ]);
+    const args = `-c ${s.target} -p 5201 -t ${o.seconds} -P ${o.streams} ` +
+      `--connect-timeout 3000 -J${o.down ? " -R" : ""}`;
+    const out = await clientRun(s, o.seconds + KILL_SLACK_S, "iperf3", args.split(" "));
     const j = JSON.parse(out) as IperfEnd;
     const cpu = (await totalCpuSeconds(s.sutPids)) - cpu0;
     const gbit = (j.end.sum_received.bytes * 8) / 1e9;
@@ -70,8 +60,10 @@ export async function tcpThroughput(
 
 /** One UDP step: offered rate and what arrived. */
 export interface UdpStep {
-  /** Offered rate, Mbit/s. */
+  /** Offered rate (iperf3 -b), Mbit/s. */
   offeredMbps: number;
+  /** What the sender managed to send, Mbit/s (below the offer when the sender is the limit). */
+  sentMbps: number;
   /** Loss reported by the receiver, percent (NaN when the run failed). */
   lossPercent: number;
   /** Received rate, Mbit/s. */
@@ -80,6 +72,11 @@ export interface UdpStep {
 
 /** Datagram payload: fits a 1420-byte tunnel MTU with IPv4 + UDP headers. */
 const UDP_PAYLOAD = 1350;
+/**
+ * iperf3's socket buffers (-w, both ends): with the 208 KB default the receiving iperf3 itself
+ * dropped 11% at 400 Mbit/s on a plain veth here; with 4 MB (rmem_max) it dropped none.
+ */
+const UDP_SOCKET_BUFFER = "4M";
 
 /** iperf3 UDP at one offered rate. */
 export async function udpAtRate(
@@ -87,32 +84,20 @@ export async function udpAtRate(
   o: { mbps: number; seconds: number; down: boolean },
 ): Promise<UdpStep> {
   try {
-    const out = await clientRun(s, o.seconds + KILL_SLACK_S, "iperf3", [
-      "-c",
-      s.target,
-      "-p",
-      "5201",
-      "-u",
-      "-b",
-      `${Math.round(o.mbps)}M`,
-      "-l",
-      String(UDP_PAYLOAD),
-      "-t",
-      String(o.seconds),
-      "--connect-timeout",
-      "3000",
-      "-J",
-      ...(o.down ? ["-R"] : []),
-    ]);
+    const args = `-c ${s.target} -p 5201 -u -b ${Math.round(o.mbps)}M -l ${UDP_PAYLOAD} ` +
+      `-t ${o.seconds} -w ${UDP_SOCKET_BUFFER} --connect-timeout 3000 -J${o.down ? " -R" : ""}`;
+    const out = await clientRun(s, o.seconds + KILL_SLACK_S, "iperf3", args.split(" "));
     const j = JSON.parse(out) as IperfEnd;
+    const sent = j.end.sum_sent?.bits_per_second;
     return {
       offeredMbps: o.mbps,
+      sentMbps: sent === undefined ? NaN : sent / 1e6,
       lossPercent: j.end.sum?.lost_percent ?? NaN,
       receivedMbps: j.end.sum_received.bits_per_second / 1e6,
     };
   } catch (e) {
     console.error(`  iperf3 udp failed: ${(e as Error).message.slice(0, 300)}`);
-    return { offeredMbps: o.mbps, lossPercent: NaN, receivedMbps: NaN };
+    return { offeredMbps: o.mbps, sentMbps: NaN, lossPercent: NaN, receivedMbps: NaN };
   }
 }
 
@@ -120,6 +105,8 @@ export async function udpAtRate(
 export interface UdpSearch {
   /** Highest offered rate delivered with less than `maxLossPercent` loss, Mbit/s (0: none). */
   bestMbps: number;
+  /** What arrived at that rate, Mbit/s (0: none). */
+  bestReceivedMbps: number;
   /** The steps taken, in order. */
   steps: UdpStep[];
 }
@@ -141,18 +128,19 @@ export async function udpRateSearch(
   },
 ): Promise<UdpSearch> {
   const cap = o.capMbps ?? 8000, maxLoss = o.maxLossPercent ?? 1;
-  let good = 0, bad = Infinity, rate = o.startMbps ?? 250;
+  let good = 0, goodReceived = 0, bad = Infinity, rate = o.startMbps ?? 250;
   const steps: UdpStep[] = [];
   for (let i = 0; i < o.maxSteps; i++) {
     const step = await udpAtRate(s, { mbps: rate, seconds: o.seconds, down: o.down });
     steps.push(step);
-    if (step.lossPercent < maxLoss) good = Math.max(good, rate);
-    else bad = Math.min(bad, rate);
+    if (step.lossPercent < maxLoss) {
+      if (rate > good) (good = rate, goodReceived = step.receivedMbps);
+    } else bad = Math.min(bad, rate);
     if (good >= cap) break;
     if (bad !== Infinity && bad - good <= 0.05 * bad) break;
     rate = bad === Infinity ? Math.min(rate * 2, cap) : (good + bad) / 2;
   }
-  return { bestMbps: good, steps };
+  return { bestMbps: good, bestReceivedMbps: goodReceived, steps };
 }
 
 /** Sequential connect / 1 byte / echo / close. */
@@ -185,16 +173,14 @@ export async function connRate(s: Scenario, tools: Tools, seconds: number): Prom
   }
 }
 
-/** Memory of the system under test around a round of idle TCP flows. */
+/** Memory of the system under test around rounds of idle TCP flows. */
 export interface IdleFlowMemory {
-  /** Flows actually opened. */
+  /** Fewest flows opened in any round. */
   opened: number;
   /** RSS after a warm-up round of the same flows opened and closed, bytes. */
   baseRss: number;
-  /** RSS with the flows open, bytes. */
-  openRss: number;
-  /** RSS after they closed and `settleMs` passed, bytes. */
-  afterRss: number;
+  /** Each measured round: RSS with the flows open, and after they closed and settled (bytes). */
+  rounds: Array<{ openRss: number; afterRss: number }>;
 }
 
 async function holdFlows(
@@ -218,26 +204,27 @@ async function holdFlows(
 }
 
 /**
- * Opens `n` idle TCP flows (each checked by a 1-byte echo), closes them, and repeats: the first
- * round is the warm-up (wasm memory never shrinks, so the baseline is after it).
+ * Opens `flows` idle TCP flows (each checked by a 1-byte echo) and closes them: once as a
+ * warm-up (wasm memory never shrinks, so the baseline is after it), then `rounds` times.
  */
 export async function idleFlowMemory(
   s: Scenario,
   tools: Tools,
-  o: { flows: number; settleMs: number },
+  o: { flows: number; settleMs: number; rounds: number },
 ): Promise<IdleFlowMemory> {
   try {
     const warm = await holdFlows(s, tools, o.flows, o.settleMs);
-    const round = await holdFlows(s, tools, o.flows, o.settleMs);
-    return {
-      opened: Math.min(warm.opened, round.opened),
-      baseRss: warm.afterRss,
-      openRss: round.openRss,
-      afterRss: round.afterRss,
-    };
+    let opened = warm.opened;
+    const rounds: IdleFlowMemory["rounds"] = [];
+    for (let i = 0; i < o.rounds; i++) {
+      const r = await holdFlows(s, tools, o.flows, o.settleMs);
+      opened = Math.min(opened, r.opened);
+      rounds.push({ openRss: r.openRss, afterRss: r.afterRss });
+    }
+    return { opened, baseRss: warm.afterRss, rounds };
   } catch (e) {
     console.error(`  idle flows failed: ${(e as Error).message.slice(0, 300)}`);
-    return { opened: 0, baseRss: NaN, openRss: NaN, afterRss: NaN };
+    return { opened: 0, baseRss: NaN, rounds: [] };
   }
 }
 

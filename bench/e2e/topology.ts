@@ -83,9 +83,13 @@ async function tuneTcp(ns: Netns): Promise<void> {
 export async function buildScenario(o: ScenarioOptions): Promise<Scenario> {
   const made: Netns[] = [];
   const procs: NsProcess[] = [];
+  let relay: NsProcess | undefined;
   const close = async () => {
     for (const p of procs.reverse()) await p.stop(1000);
     for (const ns of made) await ns.cleanup();
+    // The relay prints its counters as it exits: proof the impairment happened.
+    const counters = await relay?.nextLine(100).catch(() => undefined);
+    if (counters) console.error(`  relay counters: ${counters}`);
   };
   try {
     const client = await Netns.create("nbc");
@@ -95,12 +99,12 @@ export async function buildScenario(o: ScenarioOptions): Promise<Scenario> {
     const endpoint = SERVER_VETH; // the server, or the relay in its place
     let peerEndpointAddr = CLIENT_VETH;
     if (o.impair) {
-      const relay = await Netns.create("nbr");
-      made.push(relay);
-      await client.linkTo(relay, `${CLIENT_VETH}/30`, `${SERVER_VETH}/30`);
-      await relay.linkTo(server, `${RELAY_SERVER_SIDE}/30`, `${SERVER_BEHIND_RELAY}/30`);
+      const relayNs = await Netns.create("nbr");
+      made.push(relayNs);
+      await client.linkTo(relayNs, `${CLIENT_VETH}/30`, `${SERVER_VETH}/30`);
+      await relayNs.linkTo(server, `${RELAY_SERVER_SIDE}/30`, `${SERVER_BEHIND_RELAY}/30`);
       const i = o.impair;
-      const r = NsProcess.start(relay, o.tools.udpRelay, [
+      const r = NsProcess.start(relayNs, o.tools.udpRelay, [
         SERVER_VETH,
         String(WG_PORT),
         SERVER_BEHIND_RELAY,
@@ -113,6 +117,7 @@ export async function buildScenario(o: ScenarioOptions): Promise<Scenario> {
       ]);
       procs.push(r);
       await r.nextLine(5000, (l) => l === "ready");
+      relay = r;
       peerEndpointAddr = RELAY_SERVER_SIDE;
     } else {
       await client.linkTo(server, `${CLIENT_VETH}/30`, `${SERVER_VETH}/30`);

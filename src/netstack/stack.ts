@@ -26,6 +26,7 @@ import {
   StackClosedError,
 } from "./errors.ts";
 import { flowKey, type HeldSyn, HeldSynTable, parseSyn } from "./flow.ts";
+import { MssClamp, type MssClampRule } from "./mss_clamp.ts";
 import { quoteUdp, unreachableCode, type UnreachableKind } from "./icmp.ts";
 import { type NetstackStats, TS_STAT_NAMES, WASM_STAT_NAMES } from "./stats.ts";
 import { TcpConn, type TcpDriver, TcpListener, WRITE_RETRY } from "./tcp.ts";
@@ -68,6 +69,11 @@ export interface NetstackOptions {
   connectTimeoutMs?: number;
   /** Tunnel-side keepalive (default 60 s idle, 30 s interval, 9 probes). */
   keepalive?: { idleMs: number; intervalMs: number; count: number };
+  /**
+   * Per-peer MSS clamps (lwIP has no path-MTU discovery): SYNs from and to a peer in `prefix`
+   * carry at most `mss`, so neither side sends larger segments. First matching rule wins.
+   */
+  mssClamp?: MssClampRule[];
 }
 
 /** A SYN to a non-local address:port, held until accepted or refused. */
@@ -132,7 +138,8 @@ export class Netstack {
   #mem: Uint8Array;
   #io: number;
   #tuple: number;
-  #options: Required<Omit<NetstackOptions, "addresses" | "mtu">>;
+  #options: Required<Omit<NetstackOptions, "addresses" | "mtu" | "mssClamp">>;
+  #mssClamp: MssClamp;
   #inWasm = false;
   #flushing = false;
   #tasks: (() => void)[] = [];
@@ -159,8 +166,10 @@ export class Netstack {
     mtu: number,
     addresses: Cidr[],
     options: NetstackOptions,
+    mssClamp: MssClamp,
   ) {
     this.#x = x;
+    this.#mssClamp = mssClamp;
     this.#mem = new Uint8Array(x.memory.buffer);
     this.#io = x.io_ptr();
     this.#tuple = x.tuple_ptr();
@@ -216,9 +225,10 @@ export class Netstack {
       }
       addresses.push(c);
     }
+    const mssClamp = new MssClamp(options.mssClamp ?? []);
     const ref: { stack?: Netstack } = {};
     const x = await instantiateNetstack(Netstack.#imports(() => ref.stack!));
-    const stack = new Netstack(x, mtu, addresses, options);
+    const stack = new Netstack(x, mtu, addresses, options, mssClamp);
     ref.stack = stack;
     stack.#init(options);
     return stack;
@@ -238,6 +248,9 @@ export class Netstack {
       return;
     }
     this.#mem.set(packet, this.#io);
+    if (!this.#mssClamp.empty && this.#mssClamp.apply(this.#mem, this.#io, len, true)) {
+      this.#counters["tcp.mss_clamped"]++;
+    }
     this.#inWasm = true;
     try {
       this.#x.input(len);
@@ -486,6 +499,10 @@ export class Netstack {
     if (!cb) {
       this.#counters["packets.out_no_handler"]++;
       return;
+    }
+    // in place: lwIP rebuilds options and checksum whenever it retransmits a SYN
+    if (!this.#mssClamp.empty && this.#mssClamp.apply(this.#mem, ptr, len, false)) {
+      this.#counters["tcp.mss_clamped"]++;
     }
     try {
       cb(this.#mem.subarray(ptr, ptr + len));

@@ -69,6 +69,7 @@ export const TS_STAT_NAMES = [
   "tcp.accept_failed",
   "tcp.handshake_timeouts",
   "tcp.write_retries",
+  "tcp.mss_clamped",
   "udp.no_handler",
   "udp.send_failed",
   "icmp.unreachable_sent",

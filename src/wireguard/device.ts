@@ -22,6 +22,8 @@ import { createIdentity, type LocalIdentity } from "./noise.ts";
 import { Peer } from "./peer.ts";
 import { RateLimiter } from "./ratelimiter.ts";
 import { receiveDatagram } from "./receive.ts";
+import { TransportAead, type TransportCrypto } from "./transport_aead.ts";
+import type { Keypair } from "./keypair.ts";
 
 /** A peer as configured (wg-quick `[Peer]`). */
 export interface PeerOptions {
@@ -51,6 +53,8 @@ export interface DeviceOptions {
   wallClock?: () => number;
   /** Handshake messages per second above which cookies are demanded. */
   underLoadThreshold?: number;
+  /** Transport crypto: WebAssembly ChaCha20-Poly1305 (default) or node:crypto. */
+  crypto?: TransportCrypto;
 }
 
 /** Options for {@linkcode Device.listen}. */
@@ -107,6 +111,8 @@ export class Device {
   };
   /** Dropped datagrams and packets by reason. */
   readonly drops: Map<string, number> = new Map();
+  /** Transport message crypto (key slots in WebAssembly). */
+  readonly aead: TransportAead;
   /** Reused plaintext buffer for decryption (the receive path is synchronous). */
   readonly plainBuffer: Uint8Array = new Uint8Array(MAX_MESSAGE_SIZE);
   /**
@@ -135,6 +141,7 @@ export class Device {
     this.#underLoadThreshold = options.underLoadThreshold ?? DEFAULT_UNDER_LOAD_THRESHOLD;
     this.cookieChecker = new CookieChecker(this.identity.publicKey, () => this.clock.now());
     this.handshakeLimiter = new RateLimiter({ now: () => this.clock.now() });
+    this.aead = new TransportAead(options.crypto ?? "wasm");
   }
 
   /** Our public key. */
@@ -284,6 +291,13 @@ export class Device {
       }
     }
     return ok;
+  }
+
+  /** Forgets a keypair: frees its index and erases its keys. */
+  retireKeypair(kp: Keypair): void {
+    this.indices.delete(kp.localIndex);
+    this.aead.release(kp.sendKey);
+    this.aead.release(kp.receiveKey);
   }
 
   /** Counts a dropped datagram or packet by reason. */

@@ -6,6 +6,7 @@
  */
 import { ReplayWindow } from "./replay.ts";
 import type { SessionKeys } from "./noise.ts";
+import type { TransportAead, TransportKey } from "./transport_aead.ts";
 
 /** One direction-pair of transport keys with its counters. */
 export class Keypair {
@@ -13,9 +14,16 @@ export class Keypair {
   sendCounter = 0;
   /** Receive-side anti-replay window. */
   readonly replay: ReplayWindow = new ReplayWindow();
+  /** The send key, installed in the transport AEAD. */
+  readonly sendKey: TransportKey;
+  /** The receive key, installed in the transport AEAD. */
+  readonly receiveKey: TransportKey;
 
-  /** Wraps derived session keys, created at `created` ms. */
-  constructor(readonly keys: SessionKeys, readonly created: number) {}
+  /** Wraps derived session keys, created at `created` ms, installing them in `aead`. */
+  constructor(readonly keys: SessionKeys, readonly created: number, aead: TransportAead) {
+    this.sendKey = aead.install(keys.send);
+    this.receiveKey = aead.install(keys.receive);
+  }
 
   /** Our index; receivers address transport messages to it. */
   get localIndex(): number {

@@ -23,7 +23,7 @@ import {
   REKEY_AFTER_TIME,
   REKEY_TIMEOUT,
 } from "./constants.ts";
-import { aeadEncrypt, TAG_LENGTH } from "./crypto.ts";
+import { TAG_LENGTH } from "./crypto.ts";
 import { Keypair, Keypairs } from "./keypair.ts";
 import { newMessage, Transport, writeCounter, writeU32 } from "./messages.ts";
 import { createInitiation, createResponse, deriveSessionKeys, Handshake } from "./noise.ts";
@@ -128,7 +128,7 @@ export class Peer implements TimerActions {
 
   /** Erases every keypair and the handshake (timer expiry or removal). */
   zeroKeyMaterial(): void {
-    for (const kp of this.keypairs.all()) this.device.indices.delete(kp.localIndex);
+    for (const kp of this.keypairs.all()) this.device.retireKeypair(kp);
     this.keypairs.clear();
     if (this.handshake.localIndex) this.device.indices.delete(this.handshake.localIndex);
     this.handshake.clear();
@@ -185,8 +185,8 @@ export class Peer implements TimerActions {
   beginSession(): Keypair | null {
     const keys = deriveSessionKeys(this.handshake);
     if (!keys) return null;
-    const kp = new Keypair(keys, this.device.clock.now());
-    for (const old of this.keypairs.install(kp)) this.device.indices.delete(old.localIndex);
+    const kp = new Keypair(keys, this.device.clock.now(), this.device.aead);
+    for (const old of this.keypairs.install(kp)) this.device.retireKeypair(old);
     this.device.indices.set(kp.localIndex, { peer: this, keypair: kp });
     this.timers.sessionDerived();
     return kp;
@@ -269,13 +269,7 @@ export class Peer implements TimerActions {
     writeCounter(msg, Transport.counter, counter);
     const body = msg.subarray(Transport.payload);
     body.set(packet);
-    aeadEncrypt(
-      kp.keys.send,
-      counter,
-      body.subarray(0, padded),
-      undefined,
-      body,
-    );
+    this.device.aead.seal(kp.sendKey, counter, body.subarray(0, padded), body);
     this.timers.anyAuthenticatedPacketTraversal();
     this.timers.anyAuthenticatedPacketSent();
     if (packet.length > 0) this.timers.dataSent();

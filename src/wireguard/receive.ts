@@ -14,7 +14,6 @@
  * @module
  */
 import { MessageType, REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME } from "./constants.ts";
-import { aeadDecrypt } from "./crypto.ts";
 import { classifyMessage, CookieReply, readCounter, readU32, Transport } from "./messages.ts";
 import { consumeInitiation, consumeResponse } from "./noise.ts";
 import { HANDSHAKE_INITIATION_RATE } from "./constants.ts";
@@ -151,7 +150,7 @@ function receiveTransport(device: Device, msg: Uint8Array, from: UdpRemote): voi
     return;
   }
   const sealed = msg.subarray(Transport.payload);
-  const plain = aeadDecrypt(kp.keys.receive, counter, sealed, undefined, device.plainBuffer);
+  const plain = device.aead.open(kp.receiveKey, counter, sealed, device.plainBuffer);
   if (!plain) {
     device.countDrop("bad-tag");
     return;
@@ -162,7 +161,7 @@ function receiveTransport(device: Device, msg: Uint8Array, from: UdpRemote): voi
   }
   const promotion = peer.keypairs.receivedWith(kp);
   if (promotion.promoted) {
-    if (promotion.dropped) device.indices.delete(promotion.dropped.localIndex);
+    if (promotion.dropped) device.retireKeypair(promotion.dropped);
     handshakeComplete(device, peer);
     peer.sendStaged();
   }

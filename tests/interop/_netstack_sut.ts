@@ -138,6 +138,9 @@ for await (const cmd of stdinCommands()) {
       connections: s["tcp.connections"],
       tcpChecksumDrops: s["drop.tcp_checksum"],
       writeRetries: s["tcp.write_retries"],
+      drops: Object.fromEntries(
+        Object.entries(s).filter(([k, v]) => k.startsWith("drop.") && v > 0),
+      ),
     });
   } else if (cmd.cmd === "exit") {
     await net.close();

@@ -26,13 +26,19 @@ function ipv4(src: number[], dst: number[], payloadLen = 20): Uint8Array {
 }
 
 /** Two devices wired back to back through an in-memory "network" with a manual clock. */
-function pair(opts: { psk?: boolean } = {}) {
+function pair(opts: { psk?: boolean; cryptoB?: "wasm" | "node" } = {}) {
   const clock = new ManualClock(1_000_000);
   const log = getLogger("test-quiet");
   const kA = generatePrivateKey(), kB = generatePrivateKey();
   const wallClock = () => clock.now();
   const a = new Device({ privateKey: kA, clock, logger: log, wallClock });
-  const b = new Device({ privateKey: kB, clock, logger: log, wallClock });
+  const b = new Device({
+    privateKey: kB,
+    clock,
+    logger: log,
+    wallClock,
+    crypto: opts.cryptoB ?? "wasm",
+  });
   const addrA: UdpRemote = { address: "127.0.0.1", port: 1111 };
   let addrB: UdpRemote = { address: "127.0.0.1", port: 2222 };
   const inflight: Array<() => void> = [];
@@ -65,6 +71,19 @@ function pair(opts: { psk?: boolean } = {}) {
   const roamB = (port: number) => (addrB = { address: "127.0.0.1", port });
   return { clock, a, b, peerA, peerB, gotA, gotB, flush, wire, roamB, addrB: () => addrB };
 }
+
+Deno.test("device: a wasm-crypto device and a node:crypto device talk", () => {
+  const t = pair({ cryptoB: "node" });
+  const p = ipv4([10, 0, 0, 1], [10, 0, 0, 2], 1000);
+  t.a.sendPacket(p);
+  t.flush();
+  t.b.sendPacket(ipv4([10, 0, 0, 2], [10, 0, 0, 1], 77));
+  t.flush();
+  assert.deepEqual(t.gotB, [p]);
+  assert.equal(t.gotA.length, 1);
+  t.a.close();
+  t.b.close();
+});
 
 Deno.test("device: handshake on demand, data both ways, padding trimmed", () => {
   for (const psk of [false, true]) {

@@ -6,7 +6,8 @@
 #   NEWT_AEAD_SIMD=0 NEWT_AEAD_OUT=/tmp/x bash …/build.sh          # scalar variant, to measure
 #
 # Needs only Debian's clang-19 and lld-19 (no libc: the C is freestanding). The same inputs give
-# the same bytes: no timestamps, no absolute paths, names stripped.
+# the same bytes: no timestamps, no absolute paths, names stripped. The generated TS is already
+# in `deno fmt` form, so the reproducibility test can compare it as text.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,6 +33,9 @@ CFLAGS=(
   -ffile-prefix-map="$WORK"=. -ffile-prefix-map="$HERE"=.
 )
 [ "$SIMD" = "1" ] && CFLAGS+=(-msimd128)
+# Extra flags for measuring variants only (e.g. -DNEWT_ROT_SHIFT); the committed build has none.
+read -r -a EXTRA <<<"${NEWT_AEAD_CFLAGS:-}"
+CFLAGS+=("${EXTRA[@]}")
 
 "$CLANG" "${CFLAGS[@]}" \
   -Wl,--no-entry -Wl,--strip-all -Wl,--gc-sections \
@@ -51,8 +55,7 @@ mkdir -p "$OUT_DIR"
   echo "// (clang-19, SIMD=$SIMD). Do not edit."
   echo ""
   echo "/** SHA-256 of the embedded aead.wasm (hex). */"
-  echo "export const AEAD_WASM_SHA256 ="
-  echo "  \"$SHA\";"
+  echo "export const AEAD_WASM_SHA256 = \"$SHA\";"
   echo ""
   echo "/** The ChaCha20-Poly1305 WebAssembly module, base64-encoded (decoded once at load). */"
   echo "export const AEAD_WASM_BASE64 ="

@@ -40,8 +40,24 @@ interface AeadExports {
   scratch_size(): number;
   batch_ptr(): number;
   batch_max(): number;
-  seal(slot: number, lo: number, hi: number, ptr: number, len: number, ad: number, adLen: number): number;
-  open(slot: number, lo: number, hi: number, ptr: number, len: number, ad: number, adLen: number): number;
+  seal(
+    slot: number,
+    lo: number,
+    hi: number,
+    ptr: number,
+    len: number,
+    ad: number,
+    adLen: number,
+  ): number;
+  open(
+    slot: number,
+    lo: number,
+    hi: number,
+    ptr: number,
+    len: number,
+    ad: number,
+    adLen: number,
+  ): number;
   seal_nonce(
     slot: number,
     n0: number,
@@ -66,7 +82,15 @@ interface AeadExports {
   open_many(count: number): number;
   block(slot: number, counter: number, n0: number, n1: number, n2: number, out: number): number;
   poly1305(key: number, msg: number, len: number, tag: number): number;
-  xor(slot: number, counter: number, n0: number, n1: number, n2: number, ptr: number, len: number): number;
+  xor(
+    slot: number,
+    counter: number,
+    n0: number,
+    n1: number,
+    n2: number,
+    ptr: number,
+    len: number,
+  ): number;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -120,7 +144,11 @@ export class WasmAead {
     this.#scratch = x.scratch_ptr();
     this.scratchCapacity = x.scratch_size();
     this.batchCapacity = x.batch_max();
-    this.batch = new Uint32Array(x.memory.buffer, x.batch_ptr(), this.batchCapacity * DESCRIPTOR_WORDS);
+    this.batch = new Uint32Array(
+      x.memory.buffer,
+      x.batch_ptr(),
+      this.batchCapacity * DESCRIPTOR_WORDS,
+    );
   }
 
   /** Instantiates the embedded module synchronously; needs no permission. */
