@@ -84,32 +84,64 @@ export class ManualClock implements Clock {
   }
 }
 
-/** A restartable one-shot timer (wireguard-go's `Timer`: `mod`, `del`, `isPending`). */
+/**
+ * A restartable one-shot timer (wireguard-go's `Timer`: `mod`, `del`, `isPending`).
+ *
+ * The data path re-arms and disarms timers for every packet, so this keeps a deadline and lets
+ * the underlying runtime timer lag behind it: `del` only forgets the deadline, and `mod` to a
+ * later time leaves the scheduled timer in place (when it fires early it re-arms for the rest).
+ * Only moving the deadline earlier touches the runtime's timers.
+ */
 export class Timer {
   #handle: number | null = null;
+  #scheduledAt = Infinity;
+  #deadline: number | null = null;
 
   /** Creates an idle timer that calls `fn` when it expires. */
   constructor(private readonly clock: Clock, private readonly fn: () => void) {}
 
   /** (Re)arms the timer to expire `ms` from now. */
   mod(ms: number): void {
-    this.del();
-    this.#handle = this.clock.setTimeout(() => {
-      this.#handle = null;
-      this.fn();
-    }, ms);
+    const at = this.clock.now() + Math.max(0, ms);
+    this.#deadline = at;
+    if (this.#handle !== null && this.#scheduledAt <= at) return;
+    this.#schedule(at);
   }
 
   /** Disarms the timer. */
   del(): void {
-    if (this.#handle !== null) {
-      this.clock.clearTimeout(this.#handle);
-      this.#handle = null;
-    }
+    this.#deadline = null;
   }
 
   /** Whether the timer is armed. */
   get isPending(): boolean {
-    return this.#handle !== null;
+    return this.#deadline !== null;
+  }
+
+  /** Cancels the runtime timer too (for shutdown, so nothing keeps the process alive). */
+  stop(): void {
+    this.#deadline = null;
+    if (this.#handle !== null) this.clock.clearTimeout(this.#handle);
+    this.#handle = null;
+    this.#scheduledAt = Infinity;
+  }
+
+  #schedule(at: number): void {
+    if (this.#handle !== null) this.clock.clearTimeout(this.#handle);
+    this.#scheduledAt = at;
+    this.#handle = this.clock.setTimeout(() => this.#fire(), at - this.clock.now());
+  }
+
+  #fire(): void {
+    this.#handle = null;
+    this.#scheduledAt = Infinity;
+    const d = this.#deadline;
+    if (d === null) return;
+    if (d > this.clock.now()) {
+      this.#schedule(d);
+      return;
+    }
+    this.#deadline = null;
+    this.fn();
   }
 }

@@ -95,8 +95,9 @@ export function resultsMarkdown(machine: MachineInfo, rows: readonly Row[]): str
   return [
     "# End-to-end benchmark results",
     "",
-    "Written by `bench/e2e/main.ts` (`deno task bench`, as root). Medians; ↑ higher is better,",
-    "↓ lower is better; ours/A is the ratio of the two medians.",
+    "Written by `bench/e2e/main.ts` (`deno task bench`, as root). Medians of the runs (the",
+    "highest-sample row is a maximum); ↑ higher is better, ↓ lower is better; ours/A is the ratio",
+    "of the two. Empty cells were not measured; — means every run failed.",
     "",
     `- Date: ${machine.date}`,
     `- Machine: ${machine.nproc} CPUs, ${machine.cpu}, Linux ${machine.kernel}`,

@@ -70,6 +70,9 @@ export class Peer implements TimerActions {
     stagedDropped: 0,
   };
   #staged: Uint8Array[] = [];
+  /** The endpoint object last checked against Deno's net permission, and the answer. */
+  #checkedEndpoint: UdpRemote | null = null;
+  #endpointOk = false;
   #lastSentHandshake = -Infinity;
   #removed = false;
 
@@ -230,7 +233,11 @@ export class Peer implements TimerActions {
       this.device.countDrop("no-endpoint");
       return;
     }
-    if (this.device.socket && !this.device.endpointPermitted(this.endpoint)) {
+    if (this.endpoint !== this.#checkedEndpoint) {
+      this.#checkedEndpoint = this.endpoint;
+      this.#endpointOk = !this.device.socket || this.device.endpointPermitted(this.endpoint);
+    }
+    if (!this.#endpointOk) {
       this.device.countDrop("endpoint-not-permitted");
       return;
     }

@@ -137,6 +137,6 @@ export class PeerTimers {
         this.zeroKeyMaterial,
         this.persistentKeepalive,
       ]
-    ) t.del();
+    ) t.stop();
   }
 }

@@ -2,7 +2,7 @@
  * Child of secure_defaults_test.ts, run under `ulimit -n 256`: a client netstack opens `n` TCP
  * flows through a FlowProxy to 127.0.0.1:<port> (the parent's listener, which holds them), then
  * UDP sessions, and prints one JSON line with what happened.
- *   deno run --allow-net --unstable-net _fd_limit_child.ts <port> <n>
+ *   deno run --allow-net --unstable-net _fd_limit_child.ts <port> <n> <tcp|udp|both> [maxFlows]
  */
 import { Netstack } from "../../src/netstack/mod.ts";
 import { FlowProxy } from "../../src/proxy/proxy.ts";
@@ -12,6 +12,8 @@ import { quietLogger, total } from "./_fuzz.ts";
 
 const port = Number(Deno.args[0]);
 const n = Number(Deno.args[1] ?? "400");
+const mode = Deno.args[2] ?? "both";
+const maxFlows = Deno.args[3] ? Number(Deno.args[3]) : undefined;
 let uncaught = 0;
 globalThis.addEventListener("error", (e) => (uncaught++, e.preventDefault()));
 globalThis.addEventListener("unhandledrejection", (e) => (uncaught++, e.preventDefault()));
@@ -38,15 +40,15 @@ const proxy = new FlowProxy(server, {
   rules: [parseRule(`allow 127.0.0.1/32 tcp`), parseRule(`allow 127.0.0.1/32 udp`)],
   logger: quietLogger,
   flowLog: false,
-  limits: { newFlowsPerSecond: 1e6, newFlowBurst: 1e6 },
-  udp: { maxSessions: 1024 },
+  limits: { newFlowsPerSecond: 1e6, newFlowBurst: 1e6, ...(maxFlows ? { maxFlows } : {}) },
+  udp: maxFlows ? { maxSessions: maxFlows } : {},
 });
 proxy.enableTcp();
 proxy.enableUdp();
 
 const conns = [];
 let opened = 0, failed = 0;
-for (let i = 0; i < n; i++) {
+for (let i = 0; i < (mode !== "udp" ? n : 0); i++) {
   try {
     conns.push(await client.dialTcp({ hostname: "127.0.0.1", port }));
     opened++;
@@ -56,7 +58,7 @@ for (let i = 0; i < n; i++) {
 }
 // UDP sessions: one host socket each, far more than fds left.
 const udp = [];
-for (let i = 0; i < 300; i++) {
+for (let i = 0; i < (mode !== "tcp" ? n : 0); i++) {
   const s = client.dialUdp({ hostname: "127.0.0.1", port: 9 });
   await s.send(new Uint8Array([1, 2, 3]));
   udp.push(s);

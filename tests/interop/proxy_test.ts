@@ -65,6 +65,7 @@ Deno.test({
     const sut = new JsonLinesProcess(server.spawn(Deno.execPath(), [
       "run",
       "--no-prompt",
+      "--unstable-net", // the Deno UDP backend (deno task start); cli_test covers node:dgram
       `--allow-net=${allow}`,
       "--allow-env",
       here("./_proxy_sut.ts"),
