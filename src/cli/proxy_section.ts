@@ -12,6 +12,7 @@
  * MaxFlows = 10000           # concurrent flows, all peers (0 or off = unlimited; default 10000)
  * MaxFlowsPerPeer = 1000     # (default 2000)
  * NewFlowRate = 50/s         # new flows/s per peer, burst 2x (N, N/s or N/m; off = unlimited; default 200/s)
+ * FlowBandwidth = 10M        # per flow and direction, bytes/s with K/M/G (off = unlimited, the default)
  * TcpConnectTimeout = 5s     # durations: 500ms, 5s, 2m, 1h; a bare number is seconds
  * TcpIdleTimeout = 60s
  * UdpIdleTimeout = 60s
@@ -67,6 +68,8 @@ export interface ProxyOptions {
   maxFlowsPerPeer: number | undefined;
   /** New flows per second per peer; undefined = the proxy's default, Infinity = no limit. */
   newFlowRate: number | undefined;
+  /** Bandwidth cap per flow and direction in bytes/s; undefined = none. */
+  flowBandwidth: number | undefined;
   /** TCP dial timeout towards the target. */
   tcpConnectTimeoutMs: number;
   /** TCP idle timeout (after half-close, and with no traffic). */
@@ -96,6 +99,7 @@ export const DEFAULT_PROXY_OPTIONS: Readonly<ProxyOptions> = Object.freeze({
   maxFlows: undefined,
   maxFlowsPerPeer: undefined,
   newFlowRate: undefined,
+  flowBandwidth: undefined,
   tcpConnectTimeoutMs: 5_000,
   tcpIdleTimeoutMs: 60_000,
   udpIdleTimeoutMs: 60_000,
@@ -195,6 +199,7 @@ const KEYS: Record<string, Setter> = {
   MaxFlows: (o, v) => void (o.maxFlows = parseLimit(v)),
   MaxFlowsPerPeer: (o, v) => void (o.maxFlowsPerPeer = parseLimit(v)),
   NewFlowRate: (o, v) => void (o.newFlowRate = parseRate(v)),
+  FlowBandwidth: (o, v) => void (o.flowBandwidth = parseBandwidth(v)),
   TcpConnectTimeout: durationSetter("tcpConnectTimeoutMs", 1, 300_000),
   TcpIdleTimeout: durationSetter("tcpIdleTimeoutMs", 1_000, 86_400_000),
   UdpIdleTimeout: durationSetter("udpIdleTimeoutMs", 1_000, 86_400_000),
@@ -220,6 +225,18 @@ const KEYS: Record<string, Setter> = {
     o.clientDns = [...(o.clientDns ?? []), ...list];
   },
 };
+
+/** `10M`, `512K`, `1G`, a plain number of bytes/s, or `off`. */
+function parseBandwidth(v: string): number | undefined {
+  if (v.toLowerCase() === "off") return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)(?:b?\/s)?$/i.exec(v.trim());
+  if (!m) throw new Error("must be bytes per second like 512K, 10M, 1G, or off");
+  const mult =
+    { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g"];
+  const n = Math.round(Number(m[1]) * mult);
+  if (n < 1024) throw new Error("must be at least 1K");
+  return n;
+}
 
 /** Keys whose values accumulate over repeated lines. */
 const REPEATABLE = new Set(["Allow", "Deny", "ClientDNS"]);

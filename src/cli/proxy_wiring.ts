@@ -41,6 +41,7 @@ export function flowProxyOptions(
       ? Math.max(1, Math.ceil(o.newFlowRate * 2))
       : UNLIMITED;
   }
+  if (o.flowBandwidth !== undefined) limits.flowBytesPerSecond = o.flowBandwidth;
   return {
     rules: o.rules,
     limits,

@@ -17,6 +17,8 @@ export interface FlowLimits {
   newFlowsPerSecond: number;
   /** New-flow burst per peer. Default 400. */
   newFlowBurst: number;
+  /** Bandwidth cap per flow and direction in bytes per second; 0 = none (default). */
+  flowBytesPerSecond: number;
 }
 
 /** Default limits. */
@@ -25,7 +27,37 @@ export const DEFAULT_FLOW_LIMITS: FlowLimits = {
   maxFlowsPerPeer: 2_000,
   newFlowsPerSecond: 200,
   newFlowBurst: 400,
+  flowBytesPerSecond: 0,
 };
+
+/**
+ * Paces one direction of one flow to a byte rate. The burst is a tenth of a second of traffic
+ * but at least one copy buffer, so a whole read can always pass.
+ */
+export class FlowPacer {
+  #bucket: TokenBucket;
+
+  /** A pacer for `bytesPerSecond`; `minBurst` is the largest single chunk. */
+  constructor(bytesPerSecond: number, minBurst: number, now: () => number) {
+    this.#bucket = new TokenBucket({
+      rate: bytesPerSecond,
+      burst: Math.max(minBurst, bytesPerSecond / 10),
+      now,
+    });
+  }
+
+  /** Waits until `n` bytes may pass (TCP: backpressure reaches the sender). */
+  async pace(n: number): Promise<void> {
+    for (let i = 0; i < 1000 && !this.#bucket.take(n); i++) {
+      await new Promise((r) => setTimeout(r, Math.max(1, this.#bucket.waitTime(n))));
+    }
+  }
+
+  /** Whether `n` bytes may pass now (UDP: over the cap is dropped). */
+  tryTake(n: number): boolean {
+    return this.#bucket.take(n);
+  }
+}
 
 /** Why admission failed. */
 export type LimitReason = "limit-global" | "limit-peer" | "limit-rate";

@@ -12,6 +12,7 @@
 import type { TcpConn, TcpFlowRequest } from "../netstack/mod.ts";
 import type { CloseReason } from "./stats.ts";
 import type { ProxyContext } from "./context.ts";
+import { FlowPacer } from "./limits.ts";
 import { parseIp } from "../wire/ip_address.ts";
 import { formatHostPort } from "../wire/ip_address.ts";
 
@@ -194,12 +195,20 @@ class FlowCopy {
     this.#touch();
   }
 
+  /** A pacer for one direction when a per-flow bandwidth cap is set. */
+  #pacer(): FlowPacer | null {
+    const cap = this.ctx.admission.limits.flowBytesPerSecond;
+    return cap > 0 ? new FlowPacer(cap, TCP_COPY_BUFFER, () => this.ctx.now()) : null;
+  }
+
   async #upstream(): Promise<void> {
     const buf = new Uint8Array(TCP_COPY_BUFFER);
+    const pacer = this.#pacer();
     try {
       for (;;) {
         const n = await this.conn.read(buf);
         if (n === null) break;
+        await pacer?.pace(n);
         await writeAll(this.target, buf.subarray(0, n));
         this.onUp(n);
         this.#touch();
@@ -215,10 +224,12 @@ class FlowCopy {
 
   async #downstream(): Promise<void> {
     const buf = new Uint8Array(TCP_COPY_BUFFER);
+    const pacer = this.#pacer();
     try {
       for (;;) {
         const n = await this.target.read(buf);
         if (n === null) break;
+        await pacer?.pace(n);
         await this.conn.write(buf.subarray(0, n));
         this.onDown(n);
         this.#touch();

@@ -15,6 +15,7 @@ import { listenUdp, type UdpRemote, type UdpSocket } from "../udp_socket.ts";
 import { formatHostPort, parseIp } from "../wire/ip_address.ts";
 import { TokenBucket } from "../wireguard/ratelimiter.ts";
 import type { ProxyContext } from "./context.ts";
+import { FlowPacer } from "./limits.ts";
 
 /** Largest datagram a session receives (the seed's 64 KiB buffer). */
 export const UDP_BUFFER_SIZE = 65535;
@@ -46,6 +47,8 @@ interface Session {
   up: number;
   down: number;
   dnsOnly: boolean;
+  /** Per-session bandwidth caps (up, down), when configured. */
+  pacers: [FlowPacer, FlowPacer] | null;
   dnsPending: number;
   closed: boolean;
   done: () => void;
@@ -118,6 +121,10 @@ export class UdpProxy {
       if (s.allowed.size === 1 && s.up === 0) this.#close(s, "denied");
       return;
     }
+    if (s.pacers && !s.pacers[0].tryTake(d.data.length)) {
+      ctx.stats.dropped("udp", peer, "rate-capped");
+      return;
+    }
     s.lastActive = ctx.now();
     if (d.dst.port !== 53) s.dnsOnly = false;
     else s.dnsPending++;
@@ -148,10 +155,16 @@ export class UdpProxy {
       up: 0,
       down: 0,
       dnsOnly: true,
+      pacers: null,
       dnsPending: 0,
       closed: false,
       done: () => {},
     };
+    const cap = ctx.admission.limits.flowBytesPerSecond;
+    if (cap > 0) {
+      const mk = () => new FlowPacer(cap, UDP_BUFFER_SIZE, () => ctx.now());
+      s.pacers = [mk(), mk()];
+    }
     this.#sessions.set(key, s);
     ctx.stats.opened("udp", peer);
     s.done = ctx.track(peer, () => this.#close(s, "shutdown")).done;
@@ -175,6 +188,10 @@ export class UdpProxy {
       if (!r) break;
       if (s.allowed.get(`${r.remote.address}|${r.remote.port}`) !== true) {
         this.#ctx.stats.dropped("udp", s.peer, "unsolicited");
+        continue;
+      }
+      if (s.pacers && !s.pacers[1].tryTake(r.length)) {
+        this.#ctx.stats.dropped("udp", s.peer, "rate-capped");
         continue;
       }
       s.lastActive = this.#ctx.now();

@@ -167,3 +167,12 @@ DnsUpstream = 9.9.9.9:5353
     "defaults left to the proxy",
   );
 });
+
+Deno.test("[Proxy] FlowBandwidth parses K/M/G and off, rejects nonsense with the line", () => {
+  const parse = (v: string) => parseServerConfig(IFACE + `[Proxy]\nFlowBandwidth = ${v}\n`).proxy;
+  assert.equal(parse("10M").flowBandwidth, 10 * 1024 * 1024);
+  assert.equal(parse("512K").flowBandwidth, 512 * 1024);
+  assert.equal(parse("off").flowBandwidth, undefined);
+  assert.throws(() => parse("fast"), /line 5/);
+  assert.equal(flowProxyOptions(parse("1M")).limits?.flowBytesPerSecond, 1024 * 1024);
+});

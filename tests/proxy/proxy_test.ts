@@ -170,3 +170,27 @@ Deno.test("proxy: UDP round trip from the original destination; denied gets ICMP
   echo.close();
   await r.close();
 });
+
+Deno.test("proxy: a per-flow bandwidth cap paces TCP through backpressure", async () => {
+  const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (target.addr as Deno.NetAddr).port;
+  const r = await rig([`allow 127.0.0.1/32:${port} tcp`], {
+    limits: { flowBytesPerSecond: 256 * 1024 },
+  });
+  const received = (async () => {
+    const c = await target.accept();
+    const got = await readAll(c);
+    c.close();
+    return got.length;
+  })();
+  const conn = await r.client.dialTcp({ hostname: "127.0.0.1", port });
+  const t0 = performance.now();
+  await conn.write(new Uint8Array(512 * 1024));
+  await conn.closeWrite();
+  assert.equal(await received, 512 * 1024);
+  // 512 KiB at 256 KiB/s with a 32 KiB burst takes about 1.9 s; unpaced it takes milliseconds.
+  assert.ok(performance.now() - t0 > 1000, `took ${performance.now() - t0} ms`);
+  conn.close();
+  target.close();
+  await r.close();
+});

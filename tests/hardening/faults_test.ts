@@ -1,0 +1,248 @@
+/**
+ * Faults on either side of the proxy, in-process (a client netstack plays the peer, targets on
+ * 127.0.0.1): a target that refuses, resets mid-stream, half-closes, or stalls; and a peer that
+ * vanishes without a FIN. For each: the right signal reaches the other side, the live flow
+ * count returns to 0, and no file descriptor is leaked (/proc/self/fd before and after).
+ * Blackholed targets need a DROP rule and are covered by tests/interop/proxy_test.ts.
+ */
+import assert from "node:assert/strict";
+import net from "node:net";
+import { Netstack, type TcpConn } from "../../src/netstack/mod.ts";
+import { FlowProxy, type FlowProxyOptions } from "../../src/proxy/proxy.ts";
+import { parseRule } from "../../src/proxy/policy.ts";
+import { wire } from "../netstack/_link.ts";
+import { openFds, quietLogger, sleep, waitUntil } from "./_fuzz.ts";
+
+async function rig(port: number, extra: FlowProxyOptions = {}, keepalive?: boolean) {
+  const server = await Netstack.create({
+    addresses: ["10.55.0.1/24"],
+    ...(keepalive ? { keepalive: { idleMs: 300, intervalMs: 100, count: 2 } } : {}),
+  });
+  const client = await Netstack.create({ addresses: ["10.55.0.2/24"] });
+  wire(client, server);
+  wire(server, client);
+  const proxy = new FlowProxy(server, {
+    rules: [parseRule(`allow 127.0.0.1/32:${port} tcp`)],
+    permission: () => true,
+    logger: quietLogger,
+    flowLog: false,
+    ...extra,
+  });
+  proxy.enableTcp();
+  return {
+    server,
+    client,
+    proxy,
+    async close() {
+      await proxy.close();
+      client.close();
+      server.close();
+    },
+  };
+}
+
+async function readUntilEnd(c: TcpConn): Promise<{ bytes: number; error: string | null }> {
+  const buf = new Uint8Array(65536);
+  let bytes = 0;
+  try {
+    for (;;) {
+      const n = await c.read(buf);
+      if (n === null) return { bytes, error: null };
+      bytes += n;
+    }
+  } catch (e) {
+    return { bytes, error: (e as Error).name };
+  }
+}
+
+const fdSlack = 2;
+
+Deno.test({
+  name: "faults: refused target → RST to the peer at once, nothing leaks",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const fds = openFds();
+  const r = await rig(port);
+  const t0 = performance.now();
+  for (let i = 0; i < 20; i++) {
+    await assert.rejects(r.client.dialTcp({ hostname: "127.0.0.1", port }));
+  }
+  assert.ok(performance.now() - t0 < 3000, "refused fast");
+  assert.equal(r.proxy.stats.tcp.refused["dial-refused"], 20);
+  assert.equal(r.proxy.liveFlows, 0);
+  await r.close();
+  assert.ok(openFds() <= fds + fdSlack, `fds ${fds} → ${openFds()}`);
+});
+
+Deno.test({
+  name: "faults: target resets mid-stream → the peer gets the bytes sent before, then a RST",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const payload = Buffer.alloc(200_000, 7);
+  const srv = net.createServer((s) => {
+    s.write(payload, () => setTimeout(() => s.resetAndDestroy(), 100));
+  });
+  await new Promise<void>((res) => srv.listen(0, "127.0.0.1", res));
+  const port = (srv.address() as net.AddressInfo).port;
+  const fds = openFds();
+  const r = await rig(port);
+  const c = await r.client.dialTcp({ hostname: "127.0.0.1", port });
+  const got = await readUntilEnd(c);
+  console.log(`faults/reset: peer got ${got.bytes} bytes then ${got.error}`);
+  assert.equal(got.bytes, payload.length, "bytes read before the reset were delivered");
+  assert.equal(got.error, "ConnectionResetError", "then the reset reached the peer");
+  c.close();
+  assert.ok(await waitUntil(() => r.proxy.liveFlows === 0, 2_000), "flow freed");
+  await r.close();
+  await new Promise<void>((res) => srv.close(() => res()));
+  assert.ok(openFds() <= fds + fdSlack, `fds ${fds} → ${openFds()}`);
+});
+
+Deno.test({
+  name: "faults: target half-closes → the peer sees EOF and can still send; flow ends cleanly",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  const fds = openFds();
+  const served = (async () => {
+    const s = await l.accept();
+    await s.write(new TextEncoder().encode("bye early"));
+    await s.closeWrite();
+    const buf = new Uint8Array(1 << 16);
+    let n = 0;
+    for (;;) {
+      const k = await s.read(buf);
+      if (k === null) break;
+      n += k;
+    }
+    s.close();
+    return n;
+  })();
+  const r = await rig(port);
+  const c = await r.client.dialTcp({ hostname: "127.0.0.1", port });
+  const got = await readUntilEnd(c);
+  assert.deepEqual(got, { bytes: 9, error: null }, "EOF after the target's bytes");
+  const data = new Uint8Array(300_000);
+  for (let o = 0; o < data.length;) o += await c.write(data.subarray(o));
+  await c.closeWrite();
+  assert.equal(await served, data.length, "the peer's bytes after the half-close arrived");
+  c.close();
+  assert.ok(await waitUntil(() => r.proxy.liveFlows === 0, 2_000));
+  await r.close();
+  l.close();
+  assert.ok(openFds() <= fds + fdSlack, `fds ${fds} → ${openFds()}`);
+});
+
+/** A flow to a target that accepts and then never reads: the peer writes until backpressure. */
+async function stalledFlow() {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  const fds = openFds();
+  let stalled: Deno.Conn | null = null;
+  const accepted = l.accept().then((s) => (stalled = s)); // never reads
+  const r = await rig(port, { timeouts: { tcpIdleTimeoutMs: 500 } });
+  const c = await r.client.dialTcp({ hostname: "127.0.0.1", port });
+  await accepted;
+  const progress = { written: 0 };
+  const chunk = new Uint8Array(64 * 1024);
+  const writer = (async () => {
+    try {
+      for (;;) progress.written += await c.write(chunk);
+    } catch { /* ended */ }
+  })();
+  await sleep(1_500);
+  return { l, fds, r, c, writer, progress, target: () => stalled as Deno.Conn | null };
+}
+
+Deno.test({
+  name: "faults: stalled target → backpressure reaches the peer, nothing buffers without bound",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const f = await stalledFlow();
+  const heap = f.r.server.stats()["pool.heap_used"];
+  console.log(`faults/stall: the peer could write ${f.progress.written} bytes; stack heap ${heap}`);
+  // kernel socket buffers (a few MB on loopback) + the 32 KiB copy buffer + the tunnel window
+  assert.ok(f.progress.written < 32 * 1024 * 1024, `bounded (${f.progress.written})`);
+  const plateau = f.progress.written;
+  await sleep(500);
+  assert.equal(f.progress.written, plateau, "no more progress: backpressure reached the peer");
+  // The target finally goes away: the proxy's blocked write fails, the peer gets a RST.
+  f.target()?.close();
+  await f.writer;
+  assert.ok(await waitUntil(() => f.r.proxy.liveFlows === 0, 3_000), "flow freed");
+  f.c.close();
+  await f.r.close();
+  f.l.close();
+  assert.ok(openFds() <= f.fds + fdSlack, `fds ${f.fds} → ${openFds()}`);
+});
+
+Deno.test({
+  name: "faults: stalled target, the peer resets → the flow and the target socket are freed",
+  // BUG: while the target neither reads nor writes, copyBothWays (src/proxy/tcp.ts) is blocked
+  // in `target.write` (upstream) and `target.read` (downstream); neither looks at the tunnel
+  // conn, so the peer's RST (or FIN, or vanishing) is never noticed and the flow, its target
+  // socket and its admission slot live until the target itself closes — possibly forever.
+  // Fix: abort both sides when the tunnel conn errors (watch TcpConn's end independently of the
+  // copy loops), and arm the idle timer on any direction that makes no progress, not only after
+  // a half-close. Remove `ignore` once fixed.
+  ignore: true,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const f = await stalledFlow();
+  f.c.reset();
+  await f.writer;
+  const freed = await waitUntil(() => f.r.proxy.liveFlows === 0, 3_000);
+  f.target()?.close();
+  await f.r.close();
+  f.l.close();
+  assert.ok(freed, "the peer's RST freed the flow");
+});
+
+Deno.test({
+  name: "faults: the peer vanishes without a FIN → keepalive ends the flow, the target is closed",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  const fds = openFds();
+  const targetSaw = (async () => {
+    const s = await l.accept();
+    const buf = new Uint8Array(1024);
+    try {
+      while ((await s.read(buf)) !== null) { /* drain */ }
+      return "eof";
+    } catch (e) {
+      return (e as Error).name;
+    } finally {
+      s.close();
+    }
+  })();
+  const r = await rig(port, {}, true);
+  const c = await r.client.dialTcp({ hostname: "127.0.0.1", port });
+  await c.write(new TextEncoder().encode("hello"));
+  await sleep(100);
+  assert.equal(r.proxy.liveFlows, 1);
+  // The peer disappears: its stack stops and nothing more arrives (no FIN, no RST).
+  r.client.onOutput = () => {};
+  r.server.onOutput = () => {};
+  r.client.close();
+  const t0 = performance.now();
+  const ended = await waitUntil(() => r.proxy.liveFlows === 0, 5_000, 50);
+  console.log(`faults/vanish: flow freed after ${(performance.now() - t0).toFixed(0)} ms`);
+  assert.ok(ended, "tunnel-side keepalive ended the flow");
+  assert.match(await targetSaw, /eof|ConnectionReset/, "the target was closed");
+  await r.proxy.close();
+  r.server.close();
+  l.close();
+  assert.ok(openFds() <= fds + fdSlack, `fds ${fds} → ${openFds()}`);
+});
