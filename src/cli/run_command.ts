@@ -67,7 +67,8 @@ export const RUN_SPEC: CommandSpec = {
 client and a preshared key, and prints the client's config and QR code (the client's private key
 is not stored unless --keep-client-key). Later starts reuse the state. Without read/write
 permission the state lives in memory and a line says which permissions would keep it.
-SIGHUP reloads peers from the config file; SIGINT/SIGTERM drain flows and exit 0.`,
+SIGHUP reloads peers and the [Proxy] rules, limits and timeouts from the config file;
+SIGINT/SIGTERM drain flows and exit 0.`,
   flags: [
     CONFIG_FLAG,
     STATE_DIR_FLAG,
@@ -306,7 +307,18 @@ async function reloadPeers(handle: ServerHandle, src: Source, log: Logger): Prom
     ) {
       log.warn("SIGHUP: PrivateKey and ListenPort changes take effect on restart only");
     }
-    src.config = { wg: { ...next.config.wg, interface: oldIface }, proxy: src.config.proxy };
+    // Rules, timeouts and limits apply to new flows at once; open flows keep theirs.
+    const proxy = next.config.proxy;
+    const flow = flowProxyOptions(proxy);
+    handle.net.proxy.policy.setRules(proxy.rules);
+    handle.setTimeouts({
+      tcpConnectTimeoutMs: proxy.tcpConnectTimeoutMs,
+      tcpIdleTimeoutMs: proxy.tcpIdleTimeoutMs,
+      udpIdleTimeoutMs: proxy.udpIdleTimeoutMs,
+    });
+    handle.net.proxy.admission.setLimits(flow.limits ?? {});
+    handle.net.proxy.stats.flowLog = proxy.flowLog;
+    src.config = { wg: { ...next.config.wg, interface: oldIface }, proxy };
     log.info("peers reloaded", {
       path: src.path,
       added: diff.add.length,
