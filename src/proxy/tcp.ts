@@ -16,8 +16,23 @@ import { FlowPacer } from "./limits.ts";
 import { parseIp } from "../wire/ip_address.ts";
 import { formatHostPort } from "../wire/ip_address.ts";
 
-/** Copy buffer per direction (the seed's 32 KiB). */
+/** Largest copy buffer per direction (the seed's 32 KiB). */
 export const TCP_COPY_BUFFER = 32 * 1024;
+/**
+ * First copy buffer per direction. Idle flows are most flows, and a pending read pins its
+ * buffer, so buffers start small and double up to TCP_COPY_BUFFER whenever a read fills one.
+ */
+export const TCP_COPY_BUFFER_INITIAL = 2 * 1024;
+
+/** A read buffer that grows while reads keep filling it. */
+class GrowingBuffer {
+  buf: Uint8Array = new Uint8Array(TCP_COPY_BUFFER_INITIAL);
+
+  /** Records a read of `n` bytes; grows the buffer for the next one if this one was full. */
+  filled(n: number): void {
+    if (n === this.buf.length && n < TCP_COPY_BUFFER) this.buf = new Uint8Array(n * 2);
+  }
+}
 
 /** Why a dial failed, as a refusal reason. */
 function dialFailureReason(err: unknown): string {
@@ -202,14 +217,16 @@ class FlowCopy {
   }
 
   async #upstream(): Promise<void> {
-    const buf = new Uint8Array(TCP_COPY_BUFFER);
+    const b = new GrowingBuffer();
     const pacer = this.#pacer();
     try {
       for (;;) {
+        const buf = b.buf;
         const n = await this.conn.read(buf);
         if (n === null) break;
         await pacer?.pace(n);
         await writeAll(this.target, buf.subarray(0, n));
+        b.filled(n);
         this.onUp(n);
         this.#touch();
       }
@@ -223,14 +240,16 @@ class FlowCopy {
   }
 
   async #downstream(): Promise<void> {
-    const buf = new Uint8Array(TCP_COPY_BUFFER);
+    const b = new GrowingBuffer();
     const pacer = this.#pacer();
     try {
       for (;;) {
+        const buf = b.buf;
         const n = await this.target.read(buf);
         if (n === null) break;
         await pacer?.pace(n);
         await this.conn.write(buf.subarray(0, n));
+        b.filled(n);
         this.onDown(n);
         this.#touch();
       }

@@ -1,0 +1,151 @@
+/**
+ * Soak: many short and long flows with churn through a wireguard-go peer in a test namespace,
+ * for `seconds` (default 600), reporting the proxy's RSS, open file descriptors and netstack
+ * counters at the start, during and at the end — which must return to the baseline once the
+ * flows end. Targets listen inside the server namespace only.
+ *
+ *   deno run -A --unstable-net bench/soak.ts [seconds]        (root; Linux; wireguard-go, wg, ip)
+ *
+ * Prints one JSON summary as its last line; exits 0 when everything returned to baseline, 1 if
+ * not, and 0 with `{"skipped": …}` where namespaces are unavailable.
+ */
+import { interopUnavailable, Netns } from "../tests/interop/_netns.ts";
+import { JsonLinesProcess } from "../tests/interop/_sut.ts";
+import { encodeKey, generatePrivateKey, publicKey } from "../src/wireguard/keys.ts";
+
+const seconds = Number(Deno.args[0] ?? "600");
+const here = (f: string) => new URL(f, import.meta.url).pathname;
+const T = "10.212.0.1";
+
+interface Sample {
+  t: number;
+  rssMiB: number;
+  fds: number;
+  liveFlows: number;
+  netstack: Record<string, number>;
+}
+
+function procSample(pid: number): { rssMiB: number; fds: number } {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0");
+  let fds = 0;
+  for (const _ of Deno.readDirSync(`/proc/${pid}/fd`)) fds++;
+  return { rssMiB: Math.round(rssKb / 102.4) / 10, fds };
+}
+
+async function main(): Promise<number> {
+  const skip = await interopUnavailable();
+  if (skip) {
+    console.log(JSON.stringify({ skipped: skip }));
+    return 0;
+  }
+  const client = await Netns.create("nsc"), server = await Netns.create("nss");
+  const procs: JsonLinesProcess[] = [];
+  const started = performance.now();
+  try {
+    await client.linkTo(server, "10.211.0.1/30", "10.211.0.2/30");
+    await server.addDummy("tgt0", [`${T}/24`]);
+    const serverKey = generatePrivateKey(), clientKey = generatePrivateKey();
+    await client.addWireguardGo("wgs0", {
+      privateKey: encodeKey(clientKey),
+      address: ["10.98.0.2/24"],
+    });
+    await client.wg([
+      "set", "wgs0", "peer", encodeKey(publicKey(serverKey)),
+      "endpoint", "10.211.0.2:51820", "allowed-ips", "10.98.0.0/24,10.212.0.0/24",
+    ]);
+    await client.exec("ip", ["route", "add", "10.212.0.0/24", "dev", "wgs0"]);
+    const targets = new JsonLinesProcess(
+      server.spawn(Deno.execPath(), ["run", "-A", here("../tests/interop/_targets.ts"), T]),
+    );
+    procs.push(targets);
+    await targets.next("ready", 20_000);
+    const allow = ["0.0.0.0", "[::]", "10.211.0.1", `${T}:7`, `${T}:8080`].join(",");
+    const sut = new JsonLinesProcess(server.spawn(Deno.execPath(), [
+      "run", "--no-prompt", `--allow-net=${allow}`, "--allow-env",
+      here("../tests/hardening/_soak_sut.ts"),
+      JSON.stringify({
+        privateKey: encodeKey(serverKey),
+        listenPort: 51820,
+        addresses: ["10.98.0.1/24"],
+        peers: [{ publicKey: encodeKey(publicKey(clientKey)), allowedIPs: ["10.98.0.2/32"] }],
+        udpIdleTimeoutMs: 2_000,
+      }),
+    ]));
+    procs.push(sut);
+    await sut.next("listening", 20_000);
+    const pid = sut.child.pid;
+    const sample = async (): Promise<Sample> => {
+      const s = await sut.ask({ cmd: "stats" }, "stats");
+      return {
+        t: Math.round((performance.now() - started) / 100) / 10,
+        ...procSample(pid),
+        liveFlows: s.liveFlows as number,
+        netstack: s.netstack as Record<string, number>,
+      };
+    };
+    const show = (label: string, s: Sample) =>
+      console.error(
+        `soak ${label.padEnd(6)} t=${s.t}s rss=${s.rssMiB} MiB fds=${s.fds} live=${s.liveFlows} ` +
+          `netstack=${JSON.stringify(s.netstack)}`,
+      );
+    // Warm up (handshake, JIT, first sockets), then take the baseline.
+    await client.exec(Deno.execPath(), [
+      "run", "-A", here("../tests/hardening/_soak_client.ts"), T, "2", "2", "1",
+    ]);
+    await new Promise((r) => setTimeout(r, 3_000));
+    const baseline = await sample();
+    show("start", baseline);
+
+    const load = client.spawn(Deno.execPath(), [
+      "run", "-A", here("../tests/hardening/_soak_client.ts"), T, String(seconds), "16", "4",
+    ]);
+    const loadOut = new Response(load.stdout).text();
+    const loadErr = new Response(load.stderr).text();
+    let peak = baseline;
+    const every = Math.max(2, Math.min(30, Math.floor(seconds / 10)));
+    const during: Sample[] = [];
+    for (let t = every; t < seconds; t += every) {
+      await new Promise((r) => setTimeout(r, every * 1000));
+      const s = await sample();
+      during.push(s);
+      if (s.rssMiB > peak.rssMiB) peak = s;
+      show("during", s);
+    }
+    const status = await load.status;
+    const result = JSON.parse((await loadOut).trim().split("\n").at(-1) || "{}");
+    if (!status.success) console.error(await loadErr);
+    // Flows end: UDP sessions after their 2 s idle timeout; give TIME_WAIT and GC time too.
+    let end = await sample();
+    for (let i = 0; i < 40; i++) {
+      end = await sample();
+      const n = end.netstack;
+      if (
+        end.liveFlows === 0 && n["connections"] === 0 && end.fds <= baseline.fds &&
+        n["tcpPcbs"]! <= baseline.netstack["tcpPcbs"]! &&
+        n["heapUsed"]! <= baseline.netstack["heapUsed"]!
+      ) break;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    show("end", end);
+    const checks = {
+      flowsEnded: end.liveFlows === 0 && end.netstack["connections"] === 0,
+      fdsBack: end.fds <= baseline.fds,
+      pcbsBack: end.netstack["tcpPcbs"]! <= baseline.netstack["tcpPcbs"]!,
+      stackHeapBack: end.netstack["heapUsed"]! <= baseline.netstack["heapUsed"]!,
+      // RSS: V8 keeps some heap it grew into; bound the growth instead of demanding equality.
+      rssBounded: end.rssMiB <= baseline.rssMiB + 64,
+      loadRan: (result.short ?? 0) > 0 && (result.long ?? 0) > 0 && (result.udp ?? 0) > 0,
+      noLoadErrors: (result.errors ?? 1) === 0,
+    };
+    const ok = Object.values(checks).every(Boolean);
+    console.log(JSON.stringify({ ok, seconds, checks, load: result, baseline, peak, end }));
+    return ok ? 0 : 1;
+  } finally {
+    for (const p of procs) await p.stop();
+    await client.cleanup();
+    await server.cleanup();
+  }
+}
+
+Deno.exit(await main());
