@@ -103,6 +103,11 @@ export interface ProxyHandle {
   stats(): ProxyStatsSnapshot;
   /** Stops accepting, lets flows drain up to `drainMs`, then closes everything. */
   close(drainMs?: number): Promise<void>;
+  /**
+   * Settles with the error if the netstack stops itself (an internal assertion in the wasm
+   * module); the endpoint then carries no traffic and should be restarted. Never settles otherwise.
+   */
+  readonly failed: Promise<Error>;
 }
 
 /** This host's own addresses, when `--allow-sys` lets us ask (for the own-endpoint deny). */
@@ -144,6 +149,13 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     ...(config.netstack ? { netstack: config.netstack } : {}),
   });
   bindDevice(device, tun);
+  const failed = Promise.withResolvers<Error>();
+  net.stack.onFatal = (e) => {
+    log.critical("netstack stopped: the endpoint carries no traffic until restarted", {
+      error: e.message,
+    });
+    failed.resolve(e);
+  };
   let dns: DnsServer | null = null;
   if (config.dnsResolver !== false) {
     const opts = typeof config.dnsResolver === "object" ? config.dnsResolver : {};
@@ -167,12 +179,16 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     throw err;
   }
   // Peers must not reach our own WireGuard port through the proxy.
-  for (const a of hostAddresses()) own.push({ addr: a, port: addr.port, proto: "udp" });
+  // Without --allow-sys the host's addresses are unknown: refuse the port on every address.
+  const hostAddrs = hostAddresses();
+  if (hostAddrs.length === 0) own.push({ port: addr.port, proto: "udp" });
+  for (const a of hostAddrs) own.push({ addr: a, port: addr.port, proto: "udp" });
   own.push(...(config.proxy?.ownEndpoints ?? []));
   log.info("wireguard listening", { port: addr.port, backend: device.socket?.backend });
   return {
     device,
     net,
+    failed: failed.promise,
     listenPort: addr.port,
     addPeer: (p) => device.addPeer(p),
     removePeer: (k) => {

@@ -427,7 +427,11 @@ async function serve(
       handle,
     });
 
-    const why = await watch.stopped;
+    const why = await Promise.race([watch.stopped, handle.failed.then(() => "netstack-failure")]);
+    if (why === "netstack-failure") {
+      await handle.close(0);
+      return 1;
+    }
     const drainMs = options.drainTimeoutMs;
     log.info("stopping", { signal: why, drain: formatDuration(drainMs) });
     const timer = delay(drainMs + 2_000);

@@ -29,6 +29,7 @@ import { flowKey, type HeldSyn, HeldSynTable, parseSyn } from "./flow.ts";
 import { MssClamp, type MssClampRule } from "./mss_clamp.ts";
 import { quoteUdp, unreachableCode, type UnreachableKind } from "./icmp.ts";
 import { type NetstackStats, TS_STAT_NAMES, WASM_STAT_NAMES } from "./stats.ts";
+import { isNestedIpv6Fragment } from "./ip6_guard.ts";
 import { TcpConn, type TcpDriver, TcpListener, WRITE_RETRY } from "./tcp.ts";
 import { type UdpDatagram, type UdpDriver, UdpSocket } from "./udp.ts";
 import { instantiateNetstack, type NetstackExports, type NetstackImports } from "./_wasm.ts";
@@ -248,6 +249,10 @@ export class Netstack {
       return;
     }
     this.#mem.set(packet, this.#io);
+    if (isNestedIpv6Fragment(this.#mem, this.#io, len)) {
+      this.#counters["ip6.nested_fragment_dropped"]++;
+      return;
+    }
     if (!this.#mssClamp.empty && this.#mssClamp.apply(this.#mem, this.#io, len, true)) {
       this.#counters["tcp.mss_clamped"]++;
     }

@@ -76,6 +76,7 @@ export const TS_STAT_NAMES = [
   "packets.out_no_handler",
   "packets.in_deferred",
   "packets.in_bad_size",
+  "ip6.nested_fragment_dropped",
   "callback_errors",
 ] as const;
 

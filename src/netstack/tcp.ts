@@ -57,6 +57,7 @@ export class TcpConn {
   #released = false;
   #writeClosed = false;
   #readWaiter: (() => void) | null = null;
+  #closed = Promise.withResolvers<Error | null>();
   #sentWaiter: (() => void) | null = null;
   /** Segments are copied into a shared buffer; queued chunks are views of it. */
   #rxBuf: Uint8Array | null = null;
@@ -142,7 +143,9 @@ export class TcpConn {
     if (this.#released) return;
     this.#released = true;
     this.#driver.tcpAbort(this.#fid);
-    this.#finish(new ConnectionResetError("connection aborted locally"));
+    const e = new ConnectionResetError("connection aborted locally");
+    this.#finish(e);
+    this.#closed.resolve(e);
   }
 
   /** Nagle is always off on this stack; kept for `Deno.TcpConn` compatibility. */
@@ -197,9 +200,20 @@ export class TcpConn {
     w?.();
   }
 
+  /**
+   * Settles once the connection is gone: with null after a normal close of both halves, or with
+   * the error that ended it (RST from the peer, abort, keepalive timeout). Never rejects.
+   */
+  get closed(): Promise<Error | null> {
+    return this.#closed.promise;
+  }
+
   /** @internal lwIP freed the pcb (RST from the peer, abort, or normal end of both halves). */
   onGone(err: number): void {
     this.#released = true;
+    this.#closed.resolve(
+      err === -15 ? null : new ConnectionResetError(`connection ${lwipErrorName(err)}`),
+    );
     // ERR_CLSD: both directions finished normally.
     this.#finish(err === -15 ? null : new ConnectionResetError(`connection ${lwipErrorName(err)}`));
   }

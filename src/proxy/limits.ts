@@ -59,6 +59,9 @@ export class FlowPacer {
   }
 }
 
+/** Flows given up when a dial runs out of descriptors, so the runtime keeps some. */
+const DESCRIPTOR_MARGIN = 32;
+
 /** Why admission failed. */
 export type LimitReason = "limit-global" | "limit-peer" | "limit-rate";
 
@@ -115,6 +118,22 @@ export class FlowAdmission {
     if (!e || e.open === 0) return;
     e.open--;
     this.#open--;
+  }
+
+  /**
+   * A dial just ran out of descriptors: cap concurrent flows a margin below what is open now, so
+   * the runtime keeps descriptors for itself (it fails hard without them). Idempotent.
+   */
+  learnDescriptorLimit(
+    log?: { warn(msg: string, fields: Record<string, unknown>): unknown },
+  ): void {
+    const cap = Math.max(1, this.#open - DESCRIPTOR_MARGIN);
+    if (cap >= this.#limits.maxFlows) return;
+    this.#limits = { ...this.#limits, maxFlows: cap };
+    log?.warn("out of file descriptors: new flows limited", {
+      maxFlows: cap,
+      hint: "raise the open-file limit or grant --allow-read=/proc/self/limits so bounds fit it",
+    });
   }
 
   /** Flows open now. */

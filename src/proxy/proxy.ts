@@ -10,7 +10,8 @@ import type { Netstack } from "../netstack/mod.ts";
 import { getLogger, type Logger } from "../log.ts";
 import { type Cidr, parseCidr } from "../wire/ip_address.ts";
 import { DEFAULT_TIMEOUTS, type ProxyContext, type ProxyTimeouts } from "./context.ts";
-import { FlowAdmission, type FlowLimits } from "./limits.ts";
+import { DEFAULT_FLOW_LIMITS, FlowAdmission, type FlowLimits } from "./limits.ts";
+import { boundsForFdLimit, readFdLimit } from "./fd_limit.ts";
 import { Policy, type PolicyRule, type Proto } from "./policy.ts";
 import { ProxyStats } from "./stats.ts";
 import { handleTcpFlow } from "./tcp.ts";
@@ -36,6 +37,8 @@ export interface FlowProxyOptions {
   logger?: Logger;
   /** Whether to log one line per finished flow. Default true. */
   flowLog?: boolean;
+  /** The open-file limit to stay below (default: read from /proc when permitted; null = unknown). */
+  fdLimit?: number | null;
   /** Maps a peer's tunnel address to its short key (default: ""). */
   peerOf?: (address: string) => string;
 }
@@ -69,7 +72,17 @@ export class FlowProxy {
       ownEndpoints: options.ownEndpoints ?? [],
       ...(options.permission ? { permission: options.permission } : {}),
     });
-    this.admission = new FlowAdmission(options.limits ?? {});
+    // Keep flows below the open-file limit where it can be read (--allow-read=/proc/self/limits).
+    const fdLimit = options.fdLimit === undefined ? readFdLimit() : options.fdLimit;
+    const fdBounds = fdLimit === null ? null : boundsForFdLimit(fdLimit);
+    const limits = { ...options.limits };
+    if (fdBounds) {
+      limits.maxFlows = Math.min(
+        limits.maxFlows ?? DEFAULT_FLOW_LIMITS.maxFlows,
+        fdBounds.maxFlows,
+      );
+    }
+    this.admission = new FlowAdmission(limits);
     this.stats = new ProxyStats(log);
     this.stats.flowLog = options.flowLog ?? true;
     const peerOf = options.peerOf ?? (() => "");
@@ -92,7 +105,9 @@ export class FlowProxy {
         };
       },
     };
-    this.#udp = new UdpProxy(this.#ctx, stack, options.udp ?? {});
+    const udp = { ...options.udp };
+    if (fdBounds) udp.maxSessions = Math.min(udp.maxSessions ?? 1024, fdBounds.maxUdpSessions);
+    this.#udp = new UdpProxy(this.#ctx, stack, udp);
   }
 
   /** Starts proxying TCP. */

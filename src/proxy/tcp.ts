@@ -122,6 +122,7 @@ export async function handleTcpFlow(ctx: ProxyContext, req: TcpFlowRequest): Pro
         ? "timeout"
         : "dial-failed";
       ctx.stats.refused("tcp", peer, why, dstText);
+      if (why === "no-resources") ctx.admission.learnDescriptorLimit(ctx.log);
       req.refuse();
       return;
     }
@@ -262,6 +263,10 @@ class FlowCopy {
 
   /** Runs both directions to their end; returns how the flow ended. */
   async run(): Promise<CloseReason> {
+    // A copy loop stuck on a stalled target does not see the peer go: watch the tunnel side.
+    this.conn.closed.then((err) => {
+      if (err) this.abort("reset");
+    });
     await Promise.all([this.#upstream(), this.#downstream()]);
     this.#finished = true;
     clearTimeout(this.#idle);

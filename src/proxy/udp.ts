@@ -137,6 +137,9 @@ export class UdpProxy {
       ctx.stats.bytes("udp", peer, d.data.length, 0);
     }, (err) => {
       ctx.stats.dropped("udp", peer, "bind-failed");
+      if (/too many open files|EMFILE|ENFILE/i.test(String(err))) {
+        ctx.admission.learnDescriptorLimit(ctx.log);
+      }
       ctx.log.warn("udp session socket failed", { error: String(err) });
       this.#close(s!, "no-resources");
     });

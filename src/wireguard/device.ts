@@ -7,7 +7,12 @@
  */
 import { type Clock, systemClock } from "../clock.ts";
 import { getLogger, type Logger } from "../log.ts";
-import { listenUdp, type UdpRemote, type UdpSocket } from "../udp_socket.ts";
+import {
+  listenUdp as listenUdpOnMainThread,
+  type UdpRemote,
+  type UdpSocket,
+} from "../udp_socket.ts";
+import { listenUdpWorker } from "../udp_worker/mod.ts";
 import { formatCidr, ipPacketDestination, parseCidr } from "../wire/ip_address.ts";
 import { AllowedIps } from "./allowedips.ts";
 import {
@@ -65,6 +70,8 @@ export interface ListenOptions {
   hostname?: string;
   /** Socket backend. */
   backend?: "auto" | "deno" | "node";
+  /** Receive and send syscalls in a Worker (src/udp_worker/), off the main thread. Default true. */
+  worker?: boolean;
 }
 
 /** Device-wide counters. */
@@ -229,6 +236,7 @@ export class Device {
   async listen(options: ListenOptions = {}): Promise<{ hostname: string; port: number }> {
     const port = options.port ?? 51820;
     const backend = options.backend ?? "auto";
+    const listenUdp = (options.worker ?? true) ? listenUdpWorker : listenUdpOnMainThread;
     let socket: UdpSocket;
     if (options.hostname) {
       socket = await listenUdp({ hostname: options.hostname, port, backend });

@@ -18,20 +18,6 @@ let uncaught = 0;
 globalThis.addEventListener("error", (e) => (uncaught++, e.preventDefault()));
 globalThis.addEventListener("unhandledrejection", (e) => (uncaught++, e.preventDefault()));
 
-function fdLimit(): number {
-  // Deno raises the soft limit to the hard one; /proc/self/limits shows what is in force.
-  const line = Deno.readTextFileSync("/proc/self/limits").split("\n").find((l) =>
-    l.startsWith("Max open files")
-  );
-  return Number(line?.split(/\s+/)[3]);
-}
-let limit = 0;
-try {
-  limit = fdLimit();
-} catch {
-  limit = -1; // no --allow-read: reported as unknown
-}
-
 const server = await Netstack.create({ addresses: ["10.77.0.1/24"] });
 const client = await Netstack.create({ addresses: ["10.77.0.2/24"], connectTimeoutMs: 8000 });
 wire(client, server);
@@ -85,7 +71,6 @@ try {
 } catch { /* reported */ }
 await proxy2.close();
 console.log(JSON.stringify({
-  fdLimit: limit,
   tcpOpened: opened,
   tcpFailed: failed,
   tcpRefused,

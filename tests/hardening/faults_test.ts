@@ -186,14 +186,7 @@ Deno.test({
 
 Deno.test({
   name: "faults: stalled target, the peer resets → the flow and the target socket are freed",
-  // BUG: while the target neither reads nor writes, copyBothWays (src/proxy/tcp.ts) is blocked
-  // in `target.write` (upstream) and `target.read` (downstream); neither looks at the tunnel
-  // conn, so the peer's RST (or FIN, or vanishing) is never noticed and the flow, its target
-  // socket and its admission slot live until the target itself closes — possibly forever.
-  // Fix: abort both sides when the tunnel conn errors (watch TcpConn's end independently of the
-  // copy loops), and arm the idle timer on any direction that makes no progress, not only after
-  // a half-close. Remove `ignore` once fixed.
-  ignore: true,
+  // Both copy loops are blocked on the target here; the flow must notice the tunnel side's end.
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {

@@ -103,9 +103,17 @@ Deno.test({
     } else if (kind === 1) {
       // a fresh fragment train: overlapping, out of order, duplicated, odd sizes
       const v6 = rng.chance(0.5);
-      const full = udpPacket(v6 ? PEER6 : PEER4, 1 + rng.int(65535), v6 ? "2001:db8::9" : "192.0.2.9", 9, rng.bytes(100 + rng.int(4000)));
+      const full = udpPacket(
+        v6 ? PEER6 : PEER4,
+        1 + rng.int(65535),
+        v6 ? "2001:db8::9" : "192.0.2.9",
+        9,
+        rng.bytes(100 + rng.int(4000)),
+      );
       const size = 8 * (1 + rng.int(200));
-      const frags = v6 ? ipv6Fragments(full, size, rng.int(2 ** 31)) : ipv4Fragments(full, size, rng.int(65536));
+      const frags = v6
+        ? ipv6Fragments(full, size, rng.int(2 ** 31))
+        : ipv4Fragments(full, size, rng.int(65536));
       p = rng.pick(frags);
       if (rng.chance(0.5)) p = mutate(rng, p, v6 ? 48 : 20);
     } else {
@@ -141,7 +149,9 @@ Deno.test({
   await sleep(50);
   const st = server.stats();
   const drops = Object.fromEntries(
-    Object.entries(st).filter(([k, v]) => k.startsWith("drop.") && v !== before[k as keyof typeof st]),
+    Object.entries(st).filter(([k, v]) =>
+      k.startsWith("drop.") && v !== before[k as keyof typeof st]
+    ),
   );
   console.log(
     `fuzz/netstack: ${CASES} cases in ${ms.toFixed(0)} ms; ${outputs} packets out; held max ` +
@@ -152,7 +162,8 @@ Deno.test({
   assert.equal(fatal, null, `case ${fatalCase} killed the stack; last packet ${fatalPacket}`);
   assert.equal(thrown, 0);
   assert.equal(
-    st["packets.in"] - before["packets.in"] + st["packets.in_bad_size"] - before["packets.in_bad_size"],
+    st["packets.in"] - before["packets.in"] + st["packets.in_bad_size"] -
+      before["packets.in_bad_size"],
     CASES,
     "every packet entered the stack or was counted as bad size",
   );
@@ -165,10 +176,14 @@ Deno.test({
   // Flows and held SYNs drain at once; reassembly buffers within IP_REASS_MAXAGE (3 s). Measured:
   // the SYN_RCVD pcbs the fuzz left on the local listener go after ~20 s and the last 32
   // pbufs after ~60 s — bounded, and freed, but too slow for this test to wait for.
-  const drained = await waitUntil(() => {
-    const s = server.stats();
-    return proxy.liveFlows === 0 && s["tcp.held"] === 0 && s["pool.pbuf_used"] <= 64;
-  }, 5_000, 100);
+  const drained = await waitUntil(
+    () => {
+      const s = server.stats();
+      return proxy.liveFlows === 0 && s["tcp.held"] === 0 && s["pool.pbuf_used"] <= 64;
+    },
+    5_000,
+    100,
+  );
   const after = server.stats();
   assert.ok(
     drained,

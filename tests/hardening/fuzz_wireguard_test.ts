@@ -197,7 +197,10 @@ Deno.test("hardening: WireGuard receive path survives 100k fuzzed datagrams", ()
   retry(() => t.b.sendPacket(ipv4([10, 0, 0, 2], [10, 0, 0, 1], 100)), () => t.gotA.length > gotA);
   assert.ok(t.gotA.length > gotA, "B → A after the fuzz");
   const afterA = t.gotB.length;
-  retry(() => t.a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 2], 100)), () => t.gotB.length > afterA);
+  retry(
+    () => t.a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 2], 100)),
+    () => t.gotB.length > afterA,
+  );
   assert.ok(t.gotB.length > gotB, "A → B after the fuzz");
   // and now at once, both ways
   const nA = t.gotA.length, nB = t.gotB.length;

@@ -16,7 +16,9 @@ Deno.test({
 }, async () => {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
-      "run", "-A", "--unstable-net",
+      "run",
+      "-A",
+      "--unstable-net",
       new URL("../../bench/soak.ts", import.meta.url).pathname,
       "20",
     ],

@@ -1,0 +1,159 @@
+/**
+ * The UDP Worker: owns the real socket (`listenUdp`, backend "auto"), spends its thread on the
+ * receive and send syscalls, and meets the main thread only through two rings.
+ *
+ * Two loops share this thread's event loop: receive → RX ring, TX ring → send. Deno 2.9.6
+ * completes a ready `receive`/`send` op eagerly (its promise settles in a microtask), so a busy
+ * loop would never let the other run; each loop therefore yields a task every {@link BATCH}
+ * datagrams.
+ *
+ * @module
+ */
+
+import { listenUdp, type UdpSocket } from "../udp_socket.ts";
+import {
+  type ErrorMessage,
+  type ReadyMessage,
+  type SendErrorMessage,
+  type StartMessage,
+  STAT_INNER_DROPPED,
+  STAT_INNER_TRUNCATED,
+  STAT_SEND_ERRORS,
+  STAT_WORKER_RECEIVED,
+  STAT_WORKER_SENT,
+  type WorkerMessage,
+} from "./_protocol.ts";
+import { AddressEncoder, RemoteDecoder } from "./remote_codec.ts";
+import { DatagramRing, RECORD_META_WORDS, TaskYielder } from "./ring.ts";
+
+/** Datagrams a loop handles before yielding a task to the other loop. */
+const BATCH = 64;
+/** Receive buffer: the largest UDP payload. */
+const RECEIVE_BUFFER_BYTES = 65536;
+
+interface WorkerScope {
+  onmessage: ((e: MessageEvent) => void) | null;
+  postMessage(msg: WorkerMessage): void;
+  close(): void;
+}
+const scope = self as unknown as WorkerScope;
+
+/** Inner socket counters → shared words, and a changed last error → one message. */
+class StatsPublisher {
+  readonly #words: Int32Array;
+  readonly #sock: UdpSocket;
+  #lastError: string | undefined;
+
+  constructor(words: Int32Array, sock: UdpSocket) {
+    this.#words = words;
+    this.#sock = sock;
+  }
+
+  publish(): void {
+    const s = this.#sock.stats;
+    Atomics.store(this.#words, STAT_SEND_ERRORS, s.sendErrors);
+    Atomics.store(this.#words, STAT_INNER_DROPPED, s.dropped);
+    Atomics.store(this.#words, STAT_INNER_TRUNCATED, s.truncated);
+    if (s.lastSendError !== this.#lastError && s.lastSendError !== undefined) {
+      this.#lastError = s.lastSendError;
+      scope.postMessage({ type: "sendError", text: s.lastSendError } satisfies SendErrorMessage);
+    }
+  }
+}
+
+async function receiveLoop(
+  sock: UdpSocket,
+  ring: DatagramRing,
+  words: Int32Array,
+  stats: StatsPublisher,
+): Promise<void> {
+  const buf = new Uint8Array(RECEIVE_BUFFER_BYTES);
+  const encoder = new AddressEncoder();
+  const yielder = new TaskYielder();
+  let n = 0;
+  while (!ring.closed) {
+    let r;
+    try {
+      r = await sock.receive(buf);
+    } catch {
+      if (ring.closed) break;
+      await yielder.yield(); // a transient receive error: do not spin on it
+      continue;
+    }
+    if (r === null) break;
+    Atomics.add(words, STAT_WORKER_RECEIVED, 1);
+    const addr = encoder.encode(r.remote.address);
+    // tryPush counts a full ring itself; an unparseable sender cannot happen with listenUdp.
+    if (
+      addr !== null &&
+      ring.tryPush(buf.subarray(0, r.length), r.remote.port, addr.family, addr.words)
+    ) {
+      ring.wakeConsumer();
+    }
+    if (++n >= BATCH) {
+      n = 0;
+      stats.publish();
+      await yielder.yield();
+    }
+  }
+}
+
+async function sendLoop(
+  sock: UdpSocket,
+  ring: DatagramRing,
+  words: Int32Array,
+  stats: StatsPublisher,
+): Promise<void> {
+  const meta = new Int32Array(RECORD_META_WORDS);
+  const decoder = new RemoteDecoder();
+  const yielder = new TaskYielder();
+  while (!ring.closed) {
+    let n = 0;
+    for (; n < BATCH; n++) {
+      // A copy: the socket may read the bytes after send() returns, the ring slot would not wait.
+      const data = ring.shiftCopy(meta);
+      if (data === null) break;
+      sock.send(data, decoder.decode(meta));
+    }
+    if (n > 0) {
+      Atomics.add(words, STAT_WORKER_SENT, n);
+      stats.publish();
+    }
+    if (n < BATCH && ring.prepareSleep()) await ring.sleep();
+    else await yielder.yield();
+  }
+}
+
+async function serve(msg: StartMessage): Promise<void> {
+  let sock: UdpSocket;
+  try {
+    sock = await listenUdp({ ...msg.options, backend: msg.options.backend ?? "auto" });
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    scope.postMessage({ type: "error", name: e.name, message: e.message } satisfies ErrorMessage);
+    scope.close();
+    return;
+  }
+  const rx = new DatagramRing(msg.rx);
+  const tx = new DatagramRing(msg.tx);
+  const words = new Int32Array(msg.stats);
+  const stats = new StatsPublisher(words, sock);
+  scope.postMessage(
+    { type: "ready", localAddr: sock.localAddr, backend: sock.backend } satisfies ReadyMessage,
+  );
+  const receiving = receiveLoop(sock, rx, words, stats);
+  await sendLoop(sock, tx, words, stats); // returns once the main thread closed the rings
+  sock.close();
+  await receiving;
+  stats.publish();
+  scope.postMessage({ type: "closed" });
+  scope.close();
+}
+
+scope.onmessage = (e: MessageEvent) => {
+  const msg = e.data as StartMessage;
+  if (msg?.type === "start") {
+    scope.onmessage = null;
+    serve(msg);
+  }
+};
