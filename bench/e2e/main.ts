@@ -323,7 +323,7 @@ async function machineInfo(o: E2EOptions, info: Record<string, unknown>): Promis
       "deno for ours) per Gbit received; kernel softirq work (A's TCP, everyone's UDP) is not included",
       `idle flows: ${o.idleFlows} TCP flows opened and closed once as warm-up, then once per run; ` +
       `per-flow = (RSS open − RSS after warm-up) / flows; after-close read ${o.settleMs} ms after ` +
-      "they end. A's flows live in the kernel, so its process RSS hardly moves: not comparable",
+      "they end; ours collects garbage (gc() via --expose-gc) before each reading. A's flows live in the kernel, so its process RSS hardly moves: not comparable",
       `impaired path: seeded UDP relay on the WireGuard path, +${i.upDelayMs} ms client→server, ` +
       `+${i.downDelayMs} ms server→client, ${i.lossPercent}% loss each way (seed ${i.seed})`,
       "targets: C echo server (TCP/UDP 7) and iperf3 -s on a veth address in the server " +

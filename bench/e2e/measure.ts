@@ -193,10 +193,12 @@ async function holdFlows(
   try {
     const opened = Number((await p.nextJson(150_000, "open")).open);
     await sleep(1000); // let delayed ACKs and timers run
+    await s.collectGarbage();
     const openRss = await totalRssBytes(s.sutPids);
     await p.writeLine("close");
     await p.nextJson(30_000, "closed");
     await sleep(settleMs);
+    await s.collectGarbage();
     return { opened, openRss, afterRss: await totalRssBytes(s.sutPids) };
   } finally {
     await p.stop(500);

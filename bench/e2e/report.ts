@@ -55,7 +55,7 @@ function cell(v: number | undefined, digits: number): string {
 
 function ratio(r: Row): string {
   const a = r.values["wg-go"], o = r.values.ours;
-  if (a === undefined || o === undefined || !Number.isFinite(a) || !Number.isFinite(o) || a === 0) {
+  if (a === undefined || o === undefined || !(a > 0) || !(o > 0)) {
     return "";
   }
   return `${(o / a).toFixed(2)}×`;

@@ -63,6 +63,8 @@ export interface Scenario {
   readonly sutPids: readonly number[];
   /** What the system under test reported at start (the proxy's UDP backend). */
   readonly info: Record<string, unknown>;
+  /** Asks the system under test to collect garbage (ours only; a no-op elsewhere). */
+  collectGarbage(): Promise<void>;
   /** Stops every process and removes the namespaces. */
   close(): Promise<void>;
 }
@@ -148,6 +150,7 @@ export async function buildScenario(o: ScenarioOptions): Promise<Scenario> {
     const serverKey = generatePrivateKey(), clientKey = generatePrivateKey();
     let sutPids: number[] = [];
     let info: Record<string, unknown> = {};
+    let collectGarbage = () => Promise.resolve();
     if (o.kind === "plain") {
       await client.exec("ip", ["route", "add", "10.202.0.0/24", "via", SERVER_VETH]);
     } else {
@@ -158,14 +161,8 @@ export async function buildScenario(o: ScenarioOptions): Promise<Scenario> {
           address: ["10.88.0.1/24"],
           listenPort: WG_PORT,
         });
-        await server.wg([
-          "set",
-          ifname,
-          "peer",
-          encodeKey(publicKey(clientKey)),
-          "allowed-ips",
-          "10.88.0.2/32",
-        ]);
+        const clientPub = encodeKey(publicKey(clientKey));
+        await server.wg(["set", ifname, "peer", clientPub, "allowed-ips", "10.88.0.2/32"]);
         const pid = await findProcessInNetns(["wireguard-go", ifname], server.name);
         if (pid === undefined) throw new Error("cannot find the server's wireguard-go process");
         sutPids = [pid];
@@ -174,26 +171,23 @@ export async function buildScenario(o: ScenarioOptions): Promise<Scenario> {
         procs.push(sut.process);
         sutPids = [sut.process.pid];
         info = sut.info;
+        collectGarbage = async () => {
+          await sut.process.writeLine("gc");
+          await sut.process.nextJson(10_000, "gc");
+        };
       }
-      await client.addWireguardGo(`wgc${crypto.randomUUID().slice(0, 8)}`, {
+      const ifname = await client.addWireguardGo(`wgc${crypto.randomUUID().slice(0, 8)}`, {
         privateKey: encodeKey(clientKey),
         address: ["10.88.0.2/24"],
-      }).then(async (ifname) => {
-        await client.wg([
-          "set",
-          ifname,
-          "peer",
-          encodeKey(publicKey(serverKey)),
-          "endpoint",
-          `${endpoint}:${WG_PORT}`,
-          "allowed-ips",
-          "10.88.0.0/24,10.202.0.0/24",
-        ]);
-        await client.exec("ip", ["route", "add", "10.202.0.0/24", "dev", ifname]);
       });
+      const serverPub = encodeKey(publicKey(serverKey));
+      const peerArgs = `peer ${serverPub} endpoint ${endpoint}:${WG_PORT} ` +
+        "allowed-ips 10.88.0.0/24,10.202.0.0/24";
+      await client.wg(["set", ifname, ...peerArgs.split(" ")]);
+      await client.exec("ip", ["route", "add", "10.202.0.0/24", "dev", ifname]);
     }
     await warmUp(client, o.tools);
-    return { kind: o.kind, client, server, target: TARGET, sutPids, info, close };
+    return { kind: o.kind, client, server, target: TARGET, sutPids, info, collectGarbage, close };
   } catch (e) {
     await close();
     throw e;
@@ -241,6 +235,7 @@ async function startOurs(
     `--allow-net=${allowNet}`,
     `--allow-read=${file}`,
     "--allow-env",
+    "--v8-flags=--expose-gc",
     new URL("./_proxy_sut.ts", import.meta.url).pathname,
     file,
   ]);
