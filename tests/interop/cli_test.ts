@@ -48,7 +48,7 @@ Deno.test({
     targets = new JsonLinesProcess(
       server.spawn(Deno.execPath(), ["run", "-A", here("./_targets.ts"), T]),
     );
-    await targets.next("ready", 20_000);
+    const { sha256: sha } = await targets.next("ready", 20_000) as { sha256: string };
     cli = server.spawn(Deno.execPath(), [
       "run",
       "--no-prompt",
@@ -80,7 +80,14 @@ Deno.test({
     const body = await client.exec("curl", ["-sS", "--max-time", "20", `http://${T}:8080/`]);
     assert.equal(body, "hello through the tunnel\n");
 
+    // SIGTERM mid-flow: the running download drains to completion, then the process exits 0.
+    const download = client.exec("sh", [
+      "-c",
+      `curl -sS --max-time 30 --limit-rate 300k http://${T}:8080/big | sha256sum`,
+    ]);
+    await new Promise((res) => setTimeout(res, 700));
     cli.kill("SIGTERM");
+    assert.equal((await download).split(" ")[0], sha);
     const status = await cli.status;
     assert.equal(status.code, 0, await stderr);
     const log = await stderr;

@@ -140,6 +140,18 @@ Deno.test({
       );
     });
 
+    await t.step("a slow reader and the peer roaming mid-transfer: bytes intact", async () => {
+      // curl reads at 200 KB/s (backpressure through the tunnel window); halfway through, the
+      // wireguard-go peer moves to a new source port and the proxy must follow it.
+      const download = client.exec("sh", [
+        "-c",
+        `curl -sS --max-time 30 --limit-rate 200k http://${T}:8080/big | sha256sum`,
+      ]);
+      await new Promise((res) => setTimeout(res, 1200));
+      await client.wg(["set", "wgc0", "listen-port", "40999"]);
+      assert.equal((await download).split(" ")[0], ready.sha256);
+    });
+
     await t.step("200 concurrent flows", async () => {
       const r = await probe("concurrent", T, "7", "200");
       assert.equal(r.ok, 200);
