@@ -1,45 +1,113 @@
 /**
  * Netstack benchmark (not a test): bulk TCP throughput between two stacks in one process (a
  * reader with 256 KiB buffers, and one with 16 KiB buffers as a proxy copying in small chunks
- * reads), and memory per idle TCP connection.
+ * reads), the same over an impaired link (10 ms each way, 0.5% seeded loss each way: the e2e
+ * "impaired path" in miniature, where loss recovery decides the rate), and memory per idle TCP
+ * connection.
  *
- *   deno run -A --v8-flags=--expose-gc bench/netstack_bench.ts [MB] [idle-connections]
+ *   deno run -A --v8-flags=--expose-gc bench/netstack_bench.ts [MB] [idle-connections] [impaired-MB]
  */
 import { Netstack, type TcpConn } from "../src/netstack/mod.ts";
 
 const MB = 1024 * 1024;
 const size = Number(Deno.args[0] ?? 200) * MB;
 const idle = Number(Deno.args[1] ?? 2000);
+const impairedSize = Number(Deno.args[2] ?? 20) * MB;
 
-function wire(from: Netstack, to: Netstack): void {
-  let batch: Uint8Array[] = [];
-  let scheduled = false;
-  const deliver = () => {
-    scheduled = false;
-    const now = batch;
-    batch = [];
-    for (const p of now) to.input(p);
+/** A link impairment: fixed one-way delay and seeded random loss. */
+interface Impairment {
+  delayMs: number;
+  loss: number;
+  seed: number;
+}
+
+/** Deterministic PRNG (mulberry32), so every run drops the same packet positions. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Counts of one link direction. */
+interface LinkCounts {
+  packets: number;
+  lost: number;
+}
+
+/**
+ * `from`'s output into `to.input`: in microtask batches, or — impaired — held for `delayMs` in a
+ * FIFO released by one timer (order kept, as on a real path) after a seeded loss draw.
+ */
+function wire(from: Netstack, to: Netstack, impair?: Impairment): LinkCounts {
+  const counts: LinkCounts = { packets: 0, lost: 0 };
+  if (!impair) {
+    let batch: Uint8Array[] = [];
+    let scheduled = false;
+    const deliver = () => {
+      scheduled = false;
+      const now = batch;
+      batch = [];
+      for (const p of now) to.input(p);
+    };
+    from.onOutput = (p) => {
+      counts.packets++;
+      batch.push(p.slice());
+      if (!scheduled) {
+        scheduled = true;
+        queueMicrotask(deliver);
+      }
+    };
+    return counts;
+  }
+  const rnd = prng(impair.seed);
+  const queue: { at: number; packet: Uint8Array }[] = [];
+  let head = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const release = () => {
+    timer = undefined;
+    const now = performance.now();
+    while (head < queue.length && queue[head]!.at <= now + 0.5) to.input(queue[head++]!.packet);
+    if (head > 4096) {
+      queue.splice(0, head);
+      head = 0;
+    }
+    if (head < queue.length) timer = setTimeout(release, queue[head]!.at - now);
   };
   from.onOutput = (p) => {
-    batch.push(p.slice());
-    if (!scheduled) {
-      scheduled = true;
-      queueMicrotask(deliver);
+    counts.packets++;
+    if (rnd() < impair.loss) {
+      counts.lost++;
+      return;
     }
+    queue.push({ at: performance.now() + impair.delayMs, packet: p.slice() });
+    timer ??= setTimeout(release, impair.delayMs);
   };
+  return counts;
 }
 
-async function pair() {
+async function pair(impair?: Impairment) {
   const proxy = await Netstack.create({ addresses: ["10.88.0.1/24"] });
   const peer = await Netstack.create({ addresses: ["10.88.0.2/24"] });
-  wire(proxy, peer);
-  wire(peer, proxy);
-  return { proxy, peer };
+  const toPeer = wire(proxy, peer, impair && { ...impair, seed: impair.seed * 2 });
+  const toProxy = wire(peer, proxy, impair && { ...impair, seed: impair.seed * 2 + 1 });
+  return { proxy, peer, toPeer, toProxy };
 }
 
-/** MB/s and CPU seconds per GB of one bulk transfer whose reader uses `readSize` buffers. */
-async function throughput(readSize: number): Promise<{ mbps: number; cpuPerGB: number }> {
-  const { proxy, peer } = await pair();
+/**
+ * MB/s and CPU seconds per GB of one bulk transfer (peer → proxy) of `bytes` whose reader uses
+ * `readSize` buffers, over a clean or impaired link.
+ */
+async function throughput(
+  readSize: number,
+  bytes = size,
+  impair?: Impairment,
+): Promise<{ mbps: number; cpuPerGB: number; lost: number; packets: number }> {
+  const { proxy, peer, toProxy } = await pair(impair);
   let accepted: Promise<TcpConn> | undefined;
   proxy.onTcpFlow = (r) => accepted = r.accept();
   const client = await peer.dialTcp({ hostname: "203.0.113.1", port: 5201 });
@@ -49,7 +117,7 @@ async function throughput(readSize: number): Promise<{ mbps: number; cpuPerGB: n
   const cpu0 = cpuSeconds();
   const t0 = performance.now();
   const sender = (async () => {
-    for (let sent = 0; sent < size; sent += chunk.length) await client.write(chunk);
+    for (let sent = 0; sent < bytes; sent += chunk.length) await client.write(chunk);
     await client.closeWrite();
   })();
   const buf = new Uint8Array(readSize);
@@ -62,12 +130,17 @@ async function throughput(readSize: number): Promise<{ mbps: number; cpuPerGB: n
   await sender;
   const s = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds() - cpu0;
-  if (got !== size) throw new Error(`received ${got} of ${size}`);
+  if (got !== bytes) throw new Error(`received ${got} of ${bytes}`);
   client.close();
   server.close();
   proxy.close();
   peer.close();
-  return { mbps: size / MB / s, cpuPerGB: cpu / (size / (1024 * MB)) };
+  return {
+    mbps: bytes / MB / s,
+    cpuPerGB: cpu / (bytes / (1024 * MB)),
+    lost: toProxy.lost,
+    packets: toProxy.packets,
+  };
 }
 
 /** User + system CPU seconds of this process so far (Linux; NaN elsewhere). */
@@ -122,6 +195,14 @@ for (
   console.log(
     `bulk TCP, one direction, ${size / MB} MB, ${label}: ${t.mbps.toFixed(0)} MB/s, ` +
       `${t.cpuPerGB.toFixed(2)} CPU s/GB`,
+  );
+}
+{
+  const impair = { delayMs: 10, loss: 0.005, seed: 7 };
+  const t = await throughput(256 * 1024, impairedSize, impair);
+  console.log(
+    `bulk TCP, impaired (10 ms each way, 0.5% loss each way), ${impairedSize / MB} MB: ` +
+      `${t.mbps.toFixed(1)} MB/s (${t.lost} of ${t.packets} data-direction packets lost)`,
   );
 }
 const m = await idleMemory();

@@ -52,6 +52,11 @@ export const WASM_STAT_NAMES = [
   "pool.udp_pcb_used",
   "tcp.flow_ids_used",
   "pool.tcp_pcb_bytes",
+  "tcp.rto",
+  "tcp.rto_sacked_resent",
+  "tcp.fast_recoveries",
+  "tcp.sack_retransmits",
+  "tcp.partial_ack_retransmits",
 ] as const;
 
 /** Counters kept by the TypeScript binding. */

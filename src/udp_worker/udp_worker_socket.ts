@@ -145,6 +145,11 @@ class WorkerUdpSocket implements UdpWorkerSocket {
   readonly #yielder = new TaskYielder();
   #burst = 0;
   #pending = false;
+  #wakeQueued = false;
+  readonly #wakeWorker = () => {
+    this.#wakeQueued = false;
+    this.#tx.wakeConsumer();
+  };
   #isClosed = false;
   #released!: () => void;
 
@@ -241,7 +246,11 @@ class WorkerUdpSocket implements UdpWorkerSocket {
       return this.#sendError(`RangeError: datagram of ${data.length} bytes`);
     }
     if (this.#tx.tryPush(data, port, addr.family, addr.words)) {
-      this.#tx.wakeConsumer();
+      if (!this.#wakeQueued) {
+        // One wake per synchronous run of sends (a TCP burst), not one per datagram.
+        this.#wakeQueued = true;
+        queueMicrotask(this.#wakeWorker);
+      }
     } else {
       this.stats.txRingDropped++;
       this.#sendError("send ring full");

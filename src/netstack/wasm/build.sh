@@ -53,6 +53,8 @@ dpkg-source --no-copy -x "$DSC" "$SRC" >/dev/null 2>&1 || die "dpkg-source -x fa
 # lwIP ships CRLF sources; normalise so our patch is plain text
 find "$SRC/src" -name '*.[ch]' -exec sed -i 's/\r$//' {} +
 patch -s -d "$SRC" -p1 <"$HERE/accept_any.patch" || die "accept_any.patch does not apply"
+# TCP loss recovery: SACK scoreboard, NewReno partial ACKs, ms RTT and a 200 ms RTO floor, IW10
+patch -s -d "$SRC" -p1 <"$HERE/tcp_recovery.patch" || die "tcp_recovery.patch does not apply"
 
 # 4. compile
 CORE="init def inet_chksum ip mem memp netif pbuf stats tcp tcp_in tcp_out timeouts udp"

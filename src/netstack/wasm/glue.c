@@ -1126,5 +1126,8 @@ EXPORT(stats) u32_t *newt_stats(void) {
   stat_out[i++] = lwip_stats.memp[MEMP_UDP_PCB]->used;
   stat_out[i++] = MAX_FLOWS - 1 - flow_free_top;
   stat_out[i++] = (u32_t)sizeof(struct tcp_pcb);
+  /* TCP loss recovery (tcp_recovery.patch): RTOs, SACKed segments resent by an RTO, fast
+     recoveries, SACK hole retransmissions, NewReno partial-ACK retransmissions */
+  for (u32_t c = 0; c < NEWT_TCPC_COUNT; c++) stat_out[i++] = newt_tcp_counters[c];
   return stat_out;
 }
