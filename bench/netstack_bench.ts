@@ -7,6 +7,7 @@
  *
  *   deno run -A --v8-flags=--expose-gc bench/netstack_bench.ts [MB] [idle-connections] [impaired-MB]
  */
+import { prng } from "../tests/netstack/_link.ts";
 import { Netstack, type TcpConn } from "../src/netstack/mod.ts";
 
 const MB = 1024 * 1024;
@@ -19,18 +20,6 @@ interface Impairment {
   delayMs: number;
   loss: number;
   seed: number;
-}
-
-/** Deterministic PRNG (mulberry32), so every run drops the same packet positions. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Counts of one link direction. */

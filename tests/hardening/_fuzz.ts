@@ -5,17 +5,7 @@
  */
 import { Logger } from "../../src/log.ts";
 
-/** Deterministic PRNG (mulberry32): floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from "../netstack/_link.ts";
 
 function env(name: string): string | undefined {
   try {
