@@ -5,7 +5,8 @@
  */
 import { Logger } from "../../src/log.ts";
 
-export { prng } from "../netstack/_link.ts";
+import { prng } from "../netstack/_link.ts";
+export { prng };
 
 function env(name: string): string | undefined {
   try {
