@@ -7,6 +7,8 @@ import { Device, type DeviceOptions } from "../../src/wireguard/device.ts";
 import { generatePrivateKey, type Key, publicKey } from "../../src/wireguard/keys.ts";
 import type { UdpRemote } from "../../src/udp_socket.ts";
 import { quietLogger } from "./_fuzz.ts";
+import { ipv4 } from "../wireguard/_packets.ts";
+export { ipv4 };
 
 /** One datagram seen on the network. */
 export interface Captured {
@@ -68,20 +70,6 @@ export class WgNet {
   sent(fromPort: number, type: number): Captured[] {
     return this.captured.filter((c) => c.from.port === fromPort && c.data[0] === type);
   }
-}
-
-/** A minimal IPv4 packet (no transport header) from `src` to `dst`, `payload` bytes long. */
-export function ipv4(src: number[], dst: number[], payload = 20): Uint8Array {
-  const p = new Uint8Array(20 + payload);
-  p[0] = 0x45;
-  p[2] = (p.length >> 8) & 0xff;
-  p[3] = p.length & 0xff;
-  p[8] = 64;
-  p[9] = 17;
-  p.set(src, 12);
-  p.set(dst, 16);
-  for (let i = 20; i < p.length; i++) p[i] = i & 0xff;
-  return p;
 }
 
 /** Two devices (A initiator 10.0.0.1 at port 1111, B responder 10.0.0.2 at port 2222) peered. */

@@ -3,6 +3,7 @@ import { ManualClock } from "../../src/clock.ts";
 import { Device } from "../../src/wireguard/device.ts";
 import { generatePrivateKey, publicKey } from "../../src/wireguard/keys.ts";
 import { getLogger } from "../../src/log.ts";
+import { ipv4 } from "./_packets.ts";
 import type { UdpRemote } from "../../src/udp_socket.ts";
 import {
   KEEPALIVE_TIMEOUT,
@@ -10,20 +11,6 @@ import {
   REKEY_AFTER_TIME,
   REKEY_TIMEOUT,
 } from "../../src/wireguard/constants.ts";
-
-/** A minimal IPv4 packet (UDP header-less payload) from src to dst. */
-function ipv4(src: number[], dst: number[], payloadLen = 20): Uint8Array {
-  const p = new Uint8Array(20 + payloadLen);
-  p[0] = 0x45;
-  p[2] = (p.length >> 8) & 0xff;
-  p[3] = p.length & 0xff;
-  p[8] = 64;
-  p[9] = 17;
-  p.set(src, 12);
-  p.set(dst, 16);
-  for (let i = 20; i < p.length; i++) p[i] = i & 0xff;
-  return p;
-}
 
 /** Two devices wired back to back through an in-memory "network" with a manual clock. */
 function pair(opts: { psk?: boolean; cryptoB?: "wasm" | "node" } = {}) {
