@@ -20,6 +20,9 @@ import { FlowPacer } from "./limits.ts";
 /** Largest datagram a session receives (the seed's 64 KiB buffer). */
 export const UDP_BUFFER_SIZE = 65535;
 
+/** Destinations one session remembers (for filtering replies and caching verdicts). */
+export const MAX_DESTINATIONS_PER_SESSION = 4096;
+
 /** Session mapping mode. */
 export type UdpMapping = "endpoint-independent" | "per-destination";
 
@@ -110,7 +113,11 @@ export class UdpProxy {
     if (ok === undefined) {
       const v = ctx.policy.check("udp", parseIp(d.dst.address), d.dst.port, peer);
       ok = v.allowed;
-      if (s.allowed.size < 4096) s.allowed.set(dstKey, ok);
+      // Bounded: the oldest destination is forgotten first (its replies are then filtered).
+      if (s.allowed.size >= MAX_DESTINATIONS_PER_SESSION) {
+        s.allowed.delete(s.allowed.keys().next().value!);
+      }
+      s.allowed.set(dstKey, ok);
       if (!v.allowed) {
         ctx.stats.refused("udp", peer, v.reason, formatHostPort(d.dst.address, d.dst.port));
       }
