@@ -54,6 +54,16 @@ export function parseSyn(packet: Uint8Array): SynInfo | null {
   };
 }
 
+/** Whether a packet is a TCP segment with RST set (IPv4, or IPv6 without extension headers). */
+export function isTcpRst(p: Uint8Array): boolean {
+  const v = p[0]! >> 4;
+  let tcpOff: number;
+  if (v === 4 && p[9] === 6) tcpOff = (p[0]! & 0x0f) * 4;
+  else if (v === 6 && p[6] === 6) tcpOff = 40;
+  else return false;
+  return p.length >= tcpOff + 20 && (p[tcpOff + 13]! & 0x04) !== 0;
+}
+
 /** The key of a TCP 4-tuple as seen from the peer (src) to the destination (dst). */
 export function flowKey(
   family: Family,

@@ -25,7 +25,7 @@ import {
   NetstackFatalError,
   StackClosedError,
 } from "./errors.ts";
-import { flowKey, type HeldSyn, HeldSynTable, parseSyn } from "./flow.ts";
+import { flowKey, type HeldSyn, HeldSynTable, isTcpRst, parseSyn } from "./flow.ts";
 import { MssClamp, type MssClampRule } from "./mss_clamp.ts";
 import { quoteUdp, unreachableCode, type UnreachableKind } from "./icmp.ts";
 import { type NetstackStats, TS_STAT_NAMES, WASM_STAT_NAMES } from "./stats.ts";
@@ -247,6 +247,12 @@ export class Netstack {
       this.#counters["packets.in_deferred"]++;
       this.#pendingInput.push(packet.slice());
       return;
+    }
+    // A peer that resets a flow we accepted, before the handshake completed: fail accept() now
+    // (lwIP frees the half-open connection silently; it has no error callback yet).
+    if (this.#accepting.size > 0 && isTcpRst(packet)) {
+      const info = parseSyn(packet);
+      if (info) this.#cancelAccept(info.key);
     }
     this.#mem.set(packet, this.#io);
     if (isNestedIpv6Fragment(this.#mem, this.#io, len)) {
@@ -734,6 +740,15 @@ export class Netstack {
         }
       });
     });
+  }
+
+  #cancelAccept(key: string): void {
+    const p = this.#accepting.get(key);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.#accepting.delete(key);
+    this.#counters["tcp.accept_peer_reset"]++;
+    p.reject(new FlowCancelledError("the peer reset the connection during the handshake"));
   }
 
   #addConn(fid: number): TcpConn {

@@ -73,6 +73,7 @@ export const TS_STAT_NAMES = [
   "tcp.refused_no_handler",
   "tcp.accept_failed",
   "tcp.handshake_timeouts",
+  "tcp.accept_peer_reset",
   "tcp.write_retries",
   "tcp.mss_clamped",
   "udp.no_handler",
