@@ -64,3 +64,16 @@ export function formatClientConfig(c: ClientConfigInput): string {
 export function serverDns(serverAddresses: readonly Cidr[]): string[] {
   return serverAddresses.map((a) => formatIp(a.addr));
 }
+
+/**
+ * The `DNS =` of a printed client config: `--dns` if given, else `[Proxy] ClientDNS`, else the
+ * server's own addresses when its built-in resolver runs, else none.
+ */
+export function clientDns(
+  fromFlag: readonly string[] | undefined,
+  proxy: { clientDns: string[] | undefined; dnsResolver: boolean },
+  serverAddresses: readonly Cidr[],
+): string[] {
+  if (fromFlag && fromFlag.length > 0) return [...fromFlag];
+  return proxy.clientDns ?? (proxy.dnsResolver ? serverDns(serverAddresses) : []);
+}

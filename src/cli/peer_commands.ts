@@ -9,10 +9,10 @@ import { type Cidr, cidrOverlaps, formatCidr, parseCidr } from "../wire/ip_addre
 import { formatKey, KeyFormatError, parseKey } from "../wireguard/key_text.ts";
 import { publicKey } from "../wireguard/keys.ts";
 import {
+  clientDns,
   DEFAULT_CLIENT_ALLOWED_IPS,
   DEFAULT_CLIENT_KEEPALIVE,
   formatClientConfig,
-  serverDns,
 } from "./client_config.ts";
 import {
   CONFIG_FLAG,
@@ -205,8 +205,7 @@ export async function addPeerCommand(flags: ParsedFlags, ctx: CliContext): Promi
   const clientText = formatClientConfig({
     privateKey: client.privateKey,
     addresses: client.addresses,
-    dns: dnsList.length > 0 ? dnsList : loaded.config.proxy.clientDns ??
-      (loaded.config.proxy.dnsResolver ? serverDns(wg.interface.addresses) : []),
+    dns: clientDns(dnsList, loaded.config.proxy, wg.interface.addresses),
     serverPublicKey: publicKey(wg.interface.privateKey),
     presharedKey: client.presharedKey,
     allowedIPs: allowedIPs.length > 0 ? allowedIPs : DEFAULT_CLIENT_ALLOWED_IPS,

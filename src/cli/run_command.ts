@@ -12,10 +12,10 @@ import { formatCidr } from "../wire/ip_address.ts";
 import { parseKey } from "../wireguard/key_text.ts";
 import { encodeKey, publicKey } from "../wireguard/keys.ts";
 import {
+  clientDns,
   DEFAULT_CLIENT_ALLOWED_IPS,
   DEFAULT_CLIENT_KEEPALIVE,
   formatClientConfig,
-  serverDns,
 } from "./client_config.ts";
 import {
   CONFIG_FLAG,
@@ -394,8 +394,7 @@ async function serve(
       const clientText = formatClientConfig({
         privateKey: client.privateKey,
         addresses: client.addresses,
-        dns: f.dns ?? options.clientDns ??
-          (options.dnsResolver ? serverDns(src.config.wg.interface.addresses) : []),
+        dns: clientDns(f.dns, options, src.config.wg.interface.addresses),
         serverPublicKey: publicKey(src.config.wg.interface.privateKey),
         presharedKey: client.presharedKey,
         allowedIPs: DEFAULT_CLIENT_ALLOWED_IPS,
