@@ -2,7 +2,8 @@
  * The system under test for scenario "ours": @newt/proxy started from a wg-quick server config
  * (`[Interface]`, `[Peer]`, `[Proxy]`), the way the CLI starts it, inside the server namespace:
  *   deno run --allow-net=<…> --allow-read=<config> bench/e2e/_proxy_sut.ts <config-file>
- * Prints one JSON line when listening; answers "gc" lines; closes and exits when stdin closes.
+ * Prints one JSON line when listening; answers "gc" and "stats" lines; closes and exits when
+ * stdin closes.
  */
 import { startProxy } from "../../src/server.ts";
 import { flowProxyOptions } from "../../src/cli/proxy_wiring.ts";
@@ -35,7 +36,9 @@ console.log(JSON.stringify({
 // readings count what the proxy holds rather than when V8 last collected.
 const gc = (globalThis as { gc?: () => void }).gc;
 for await (const line of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
-  if (line.includes("gc")) {
+  if (line.includes("stats")) {
+    console.log(JSON.stringify({ stats: handle.stats().netstack }));
+  } else if (line.includes("gc")) {
     gc?.();
     gc?.();
     console.log(JSON.stringify({ gc: gc !== undefined }));

@@ -18,6 +18,21 @@ import { formatText, type MachineInfo, median, resultsMarkdown, type Row } from 
 import { buildScenario, type Impairment, type Scenario, type ScenarioKind } from "./topology.ts";
 import { buildTools, removeTools } from "./tools.ts";
 
+/** The netstack's packet and loss-recovery counters over one run, for the log ("" when not ours). */
+function lossCounters(
+  before: Record<string, number> | undefined,
+  after: Record<string, number> | undefined,
+): string {
+  if (before === undefined || after === undefined) return "";
+  const names = Object.keys(after).filter((k) =>
+    /^(packets\.(in|out)$|tcp\.(rto|fast_recoveries|sack_retransmits|partial_ack|model_held|lost_re))/
+      .test(
+        k,
+      )
+  );
+  return ` (${names.map((k) => `${k.slice(4)} ${after[k]! - (before[k] ?? 0)}`).join(", ")})`;
+}
+
 /** A group of measures that can be switched on or off. */
 export type Measure = "tcp" | "conn" | "rss" | "udp" | "impaired";
 
@@ -235,8 +250,13 @@ export async function runE2E(options: Partial<E2EOptions> = {}): Promise<E2EResu
         });
         for (let r = 0; r < o.runs; r++) {
           for (const down of [false, true]) {
+            const before = await current.netstackStats();
             const t = await tcpThroughput(current, { seconds: o.seconds, streams: 1, down });
-            log(`  ${kind} impaired ${down ? "down" : "up"} ${t.mbps.toFixed(1)} Mbit/s`);
+            const after = await current.netstackStats();
+            log(
+              `  ${kind} impaired ${down ? "down" : "up"} ${t.mbps.toFixed(1)} Mbit/s` +
+                lossCounters(before, after),
+            );
             record(samples, down ? "impDown" : "impUp", kind, t.mbps);
           }
         }
@@ -285,11 +305,13 @@ async function measureTcp(
   ];
   for (let r = 0; r < o.runs; r++) {
     for (const c of cases) {
+      const before = await s.netstackStats();
       const t = await tcpThroughput(s, { seconds: o.seconds, streams: c.streams, down: c.down });
+      const after = await s.netstackStats();
       log(
         `  ${s.kind} ${c.key} ${t.mbps.toFixed(0)} Mbit/s, server ${
           t.cpuPerGbit.toFixed(2)
-        } CPU·s/Gbit`,
+        } CPU·s/Gbit${lossCounters(before, after)}`,
       );
       record(samples, c.key, s.kind, t.mbps);
       if (c.cpu && s.sutPids.length > 0) record(samples, c.cpu, s.kind, t.cpuPerGbit);

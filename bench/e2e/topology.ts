@@ -65,6 +65,8 @@ export interface Scenario {
   readonly info: Record<string, unknown>;
   /** Asks the system under test to collect garbage (ours only; a no-op elsewhere). */
   collectGarbage(): Promise<void>;
+  /** The netstack's counters (ours only; undefined elsewhere), to explain a measure. */
+  netstackStats(): Promise<Record<string, number> | undefined>;
   /** Stops every process and removes the namespaces. */
   close(): Promise<void>;
 }
@@ -151,6 +153,8 @@ export async function buildScenario(o: ScenarioOptions): Promise<Scenario> {
     let sutPids: number[] = [];
     let info: Record<string, unknown> = {};
     let collectGarbage = () => Promise.resolve();
+    let netstackStats = (): Promise<Record<string, number> | undefined> =>
+      Promise.resolve(undefined);
     if (o.kind === "plain") {
       await client.exec("ip", ["route", "add", "10.202.0.0/24", "via", SERVER_VETH]);
     } else {
@@ -175,6 +179,10 @@ export async function buildScenario(o: ScenarioOptions): Promise<Scenario> {
           await sut.process.writeLine("gc");
           await sut.process.nextJson(10_000, "gc");
         };
+        netstackStats = async () => {
+          await sut.process.writeLine("stats");
+          return (await sut.process.nextJson(10_000, "stats")).stats as Record<string, number>;
+        };
       }
       const ifname = await client.addWireguardGo(`wgc${crypto.randomUUID().slice(0, 8)}`, {
         privateKey: encodeKey(clientKey),
@@ -187,7 +195,17 @@ export async function buildScenario(o: ScenarioOptions): Promise<Scenario> {
       await client.exec("ip", ["route", "add", "10.202.0.0/24", "dev", ifname]);
     }
     await warmUp(client, o.tools);
-    return { kind: o.kind, client, server, target: TARGET, sutPids, info, collectGarbage, close };
+    return {
+      kind: o.kind,
+      client,
+      server,
+      target: TARGET,
+      sutPids,
+      info,
+      collectGarbage,
+      netstackStats,
+      close,
+    };
   } catch (e) {
     await close();
     throw e;

@@ -56,7 +56,7 @@ export interface NetstackOptions {
   mtu?: number;
   /** Per-flow receive window in bytes (default 512 KiB, at most NETSTACK_LIMITS.maxTcpWindow). */
   tcpWindow?: number;
-  /** Per-flow bytes queued toward the peer (default 512 KiB, at most maxTcpSendBuffer). */
+  /** Per-flow bytes queued toward the peer (default 1 MiB = maxTcpSendBuffer: a loss repaired a round trip later keeps the rest of the window in flight). */
   tcpSendQuota?: number;
   /** Held SYNs in total (default 1024). */
   maxHeldSyns?: number;
@@ -178,7 +178,7 @@ export class Netstack {
     this.addresses = addresses;
     this.#options = {
       tcpWindow: options.tcpWindow ?? 512 * 1024,
-      tcpSendQuota: options.tcpSendQuota ?? 512 * 1024,
+      tcpSendQuota: options.tcpSendQuota ?? 1024 * 1024,
       maxHeldSyns: options.maxHeldSyns ?? 1024,
       maxHeldSynsPerSource: options.maxHeldSynsPerSource ?? 256,
       synHoldTimeoutMs: options.synHoldTimeoutMs ?? 30_000,

@@ -57,6 +57,8 @@ export const WASM_STAT_NAMES = [
   "tcp.fast_recoveries",
   "tcp.sack_retransmits",
   "tcp.partial_ack_retransmits",
+  "tcp.model_held_window",
+  "tcp.lost_retransmits",
 ] as const;
 
 /** Counters kept by the TypeScript binding. */

@@ -112,7 +112,7 @@ static int syn_outcome;
 
 /* Runtime options (ceilings are compile-time: TCP_WND, TCP_SND_BUF, MEM_SIZE). */
 static u32_t opt_window = 512 * 1024;
-static u32_t opt_send_quota = 512 * 1024;
+static u32_t opt_send_quota = 1024 * 1024;
 static u32_t opt_heap_reserve = 1024 * 1024;
 static u32_t opt_keep_idle = TCP_KEEPIDLE_DEFAULT;
 static u32_t opt_keep_intvl = TCP_KEEPINTVL_DEFAULT;

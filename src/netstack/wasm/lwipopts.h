@@ -96,8 +96,8 @@
 #define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
 #define TCP_OVERSIZE TCP_MSS
 #define TCP_QUEUE_OOSEQ 1
-#define TCP_OOSEQ_MAX_BYTES (256 * 1024)
-#define TCP_OOSEQ_MAX_PBUFS 192
+#define TCP_OOSEQ_MAX_BYTES (1024 * 1024) /* the largest window: out-of-order data is kept, not dropped */
+#define TCP_OOSEQ_MAX_PBUFS 768
 #define LWIP_TCP_SACK_OUT 1
 #define LWIP_TCP_MAX_SACK_NUM 4
 #define LWIP_TCP_TIMESTAMPS 0
