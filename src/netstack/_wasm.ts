@@ -14,6 +14,7 @@ export interface NetstackExports {
   add_address(family: number, prefix: number): number;
   config(key: number, value: number): number;
   input(len: number): number;
+  ack_flush(): void;
   timers(): number;
   next_timeout(): number;
   tcp_accept_held(len: number): number;

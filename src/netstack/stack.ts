@@ -33,6 +33,7 @@ import { isNestedIpv6Fragment } from "./ip6_guard.ts";
 import { TcpConn, type TcpDriver, TcpListener, WRITE_RETRY } from "./tcp.ts";
 import { type UdpDatagram, type UdpDriver, UdpSocket } from "./udp.ts";
 import { instantiateNetstack, type NetstackExports, type NetstackImports } from "./_wasm.ts";
+import { TaskYielder } from "../udp_worker/ring.ts";
 
 /** Compile-time ceilings of netstack.wasm (see wasm/lwipopts.h). */
 export const NETSTACK_LIMITS = {
@@ -58,6 +59,13 @@ export interface NetstackOptions {
   tcpWindow?: number;
   /** Per-flow bytes queued toward the peer (default 1 MiB = maxTcpSendBuffer: a loss repaired a round trip later keeps the rest of the window in flight). */
   tcpSendQuota?: number;
+  /**
+   * Acknowledge in-order data once per batch of inbound packets rather than every second
+   * segment (default true): the batch ends when the event loop next runs a task, so an ACK
+   * waits well under a millisecond, and at most 16 segments go unacknowledged. Each ACK costs
+   * an encryption and a datagram; this is the userspace stand-in for GRO.
+   */
+  ackCoalescing?: boolean;
   /** Held SYNs in total (default 1024). */
   maxHeldSyns?: number;
   /** Held SYNs per source address (default 256). */
@@ -143,6 +151,8 @@ export class Netstack {
   #mssClamp: MssClamp;
   #inWasm = false;
   #flushing = false;
+  #ackFlushQueued = false;
+  readonly #ackYielder = new TaskYielder();
   #tasks: (() => void)[] = [];
   #taskHead = 0;
   #pendingInput: Uint8Array[] = [];
@@ -179,6 +189,7 @@ export class Netstack {
     this.#options = {
       tcpWindow: options.tcpWindow ?? 512 * 1024,
       tcpSendQuota: options.tcpSendQuota ?? 1024 * 1024,
+      ackCoalescing: options.ackCoalescing ?? true,
       maxHeldSyns: options.maxHeldSyns ?? 1024,
       maxHeldSynsPerSource: options.maxHeldSynsPerSource ?? 256,
       synHoldTimeoutMs: options.synHoldTimeoutMs ?? 30_000,
@@ -264,7 +275,7 @@ export class Netstack {
     }
     this.#inWasm = true;
     try {
-      this.#x.input(len);
+      if (this.#x.input(len) !== 0 && !this.#ackFlushQueued) this.#queueAckFlush();
     } catch (e) {
       this.#inWasm = false;
       this.#die(e);
@@ -459,6 +470,7 @@ export class Netstack {
     this.#x.config(3, o.keepalive.idleMs);
     this.#x.config(4, o.keepalive.intervalMs);
     this.#x.config(5, o.keepalive.count);
+    this.#x.config(6, o.ackCoalescing ? 1 : 0);
     for (const a of this.addresses) {
       this.#mem.fill(0, this.#io, this.#io + 16);
       this.#mem.set(a.bytes, this.#io);
@@ -571,6 +583,15 @@ export class Netstack {
       return;
     }
     this.#call(f, undefined);
+  }
+
+  /** Sends the coalesced ACKs in the next task: after the packets queued now are all input. */
+  #queueAckFlush(): void {
+    this.#ackFlushQueued = true;
+    this.#ackYielder.yield().then(() => {
+      this.#ackFlushQueued = false;
+      this.#run(() => this.#x.ack_flush());
+    });
   }
 
   #flush(): void {

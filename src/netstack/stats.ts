@@ -59,6 +59,7 @@ export const WASM_STAT_NAMES = [
   "tcp.partial_ack_retransmits",
   "tcp.model_held_window",
   "tcp.lost_retransmits",
+  "tcp.acks_coalesced",
 ] as const;
 
 /** Counters kept by the TypeScript binding. */

@@ -126,9 +126,10 @@ async function transfer(
   data: Uint8Array,
   dropData: (firstSendIndex: number) => boolean,
   dropAcks: (index: number) => boolean = () => false,
+  ackCoalescing = true,
 ) {
-  const proxy = await Netstack.create({ addresses: ["10.88.0.1/24"] });
-  const peer = await Netstack.create({ addresses: ["10.88.0.2/24"] });
+  const proxy = await Netstack.create({ addresses: ["10.88.0.1/24"], ackCoalescing });
+  const peer = await Netstack.create({ addresses: ["10.88.0.2/24"], ackCoalescing });
   const dataLink = delayedLink(peer, proxy, dropData);
   let acks = 0;
   const ackLink = delayedLink(proxy, peer, () => false);
@@ -153,7 +154,7 @@ async function transfer(
     const [, got] = await Promise.all([send, drain(server)]);
     client.close();
     server.close();
-    return { got, sent: dataLink.sent, acks: ackLink.packets };
+    return { got, sent: dataLink.sent, acks: ackLink.packets, senderStats: peer.stats() };
   } finally {
     dataLink.close();
     ackLink.close();
@@ -197,7 +198,11 @@ Deno.test("seeded 1% loss each way: content intact, every hole repaired without 
   const data = content(3 * 1024 * 1024, 12);
   const lose = prng(2026);
   const loseAck = prng(7);
-  const { got, sent } = await transfer(data, () => lose() < 0.01, () => loseAck() < 0.01);
+  const { got, sent, senderStats } = await transfer(
+    data,
+    () => lose() < 0.01,
+    () => loseAck() < 0.01,
+  );
   assert.equal(got.bytes, data.length);
   assert.equal(got.sha256, await sha256(data));
   const dropped = sent.filter((s) => s.dropped);
@@ -213,6 +218,11 @@ Deno.test("seeded 1% loss each way: content intact, every hole repaired without 
   // a retransmission timeout is at least 200 ms; recovery takes one or two RTTs (20-40 ms)
   assert.ok(Math.max(...repair) < 150, "a hole waited for the retransmission timeout");
   assert.equal(redelivered, 0, `${redelivered} segments the receiver already had were resent`);
+  // random loss on a path that does not queue: the path model kept the window where a plain
+  // loss-based cut would have shrunk it (tcp_recovery.patch, newt_tcp_loss_ssthresh)
+  assert.ok(senderStats["tcp.fast_recoveries"] > 0);
+  assert.ok(senderStats["tcp.model_held_window"] > 0, "no loss response was held by the model");
+  assert.equal(senderStats["tcp.rto"], 0);
 });
 
 Deno.test("the receiving stack SACKs out-of-order data (LWIP_TCP_SACK_OUT)", async () => {
@@ -224,4 +234,23 @@ Deno.test("the receiving stack SACKs out-of-order data (LWIP_TCP_SACK_OUT)", asy
   const next = hole.seq + hole.len;
   const sacking = acks.filter((a) => a.ack === hole.seq && a.sack.some(([l]) => l === next));
   assert.ok(sacking.length >= 3, `${sacking.length} ACKs at the hole carry a SACK block for it`);
+});
+
+Deno.test("ACK coalescing: one ACK per input batch (at most 16 segments), not per two segments", async () => {
+  // The delayed link delivers whatever is due in one synchronous run: an input batch.
+  const data = content(2 * 1024 * 1024, 14);
+  const count = async (coalesce: boolean) => {
+    const { got, sent, acks } = await transfer(data, () => false, () => false, coalesce);
+    assert.equal(got.sha256, await sha256(data));
+    assert.equal(sent.filter((s) => s.retransmission).length, 0, "nothing is retransmitted");
+    return { segments: sent.length, acks: acks.filter((a) => a.dataLen === 0).length };
+  };
+  const plain = await count(false);
+  const coalesced = await count(true);
+  console.log(
+    `  ${plain.segments} segments: ${plain.acks} ACKs plain, ${coalesced.acks} coalesced`,
+  );
+  assert.ok(plain.acks >= plain.segments / 3, `lwIP acknowledges every second segment`);
+  assert.ok(coalesced.acks * 3 < plain.acks, "coalescing cuts the ACKs at least threefold");
+  assert.ok(coalesced.acks >= coalesced.segments / 17, "no more than 16 segments per ACK");
 });

@@ -112,6 +112,7 @@ static int syn_outcome;
 
 /* Runtime options (ceilings are compile-time: TCP_WND, TCP_SND_BUF, MEM_SIZE). */
 static u32_t opt_window = 512 * 1024;
+unsigned int newt_wnd_update_threshold = 64 * 1024;
 static u32_t opt_send_quota = 1024 * 1024;
 static u32_t opt_heap_reserve = 1024 * 1024;
 static u32_t opt_keep_idle = TCP_KEEPIDLE_DEFAULT;
@@ -629,6 +630,7 @@ EXPORT(config) s32_t newt_config(u32_t key, u32_t value) {
     case 0:
       if (value < 4 * TCP_MSS || value > TCP_WND) return -1;
       opt_window = value;
+      newt_wnd_update_threshold = LWIP_MIN(value / 4, 64 * 1024);
       return 0;
     case 1:
       if (value < TCP_MSS || value > TCP_SND_BUF) return -1;
@@ -647,6 +649,12 @@ EXPORT(config) s32_t newt_config(u32_t key, u32_t value) {
     case 5:
       opt_keep_cnt = value;
       return 0;
+    case 6:
+      /* 1: the ACK of in-order data waits for newt_ack_flush (JS calls it when an input batch
+         ends); 0: sent at once, as lwIP does */
+      newt_tcp_ack_coalesce = value != 0;
+      if (!newt_tcp_ack_coalesce) newt_tcp_ack_flush();
+      return 0;
     default:
       return -1;
   }
@@ -663,39 +671,45 @@ static void inject(u32_t len) {
   nif.input(p, &nif);
 }
 
-/** Inbound IP packet of `len` bytes in io. (JS asks next_timeout separately: sys_now is costly.) */
+/**
+ * Inbound IP packet of `len` bytes in io. (JS asks next_timeout separately: sys_now is costly.)
+ * Returns 1 when ACKs wait for newt_ack_flush (ACK coalescing, config key 6), else 0.
+ */
 EXPORT(input) s32_t newt_input(u32_t len) {
   counters[C_IN_PACKETS]++;
   if (len == 0 || len > 65535) {
     counters[C_DROP_LENGTH]++;
-    return 0;
+    return newt_tcp_ack_deferred;
   }
   u32_t v = io[0] >> 4;
   if (v == 4) {
     if (len < IP_HLEN) {
       counters[C_DROP_LENGTH]++;
-      return 0;
+      return newt_tcp_ack_deferred;
     }
     if (class_of4(io + 16) == NEWT_DST_MULTICAST) {
       counters[C_DROP_MULTICAST]++;
-      return 0;
+      return newt_tcp_ack_deferred;
     }
   } else if (v == 6) {
     if (len < IP6_HLEN) {
       counters[C_DROP_LENGTH]++;
-      return 0;
+      return newt_tcp_ack_deferred;
     }
     if (class_of6(io + 24) == NEWT_DST_MULTICAST) {
       counters[C_DROP_MULTICAST]++;
-      return 0;
+      return newt_tcp_ack_deferred;
     }
   } else {
     counters[C_DROP_VERSION]++;
-    return 0;
+    return newt_tcp_ack_deferred;
   }
   inject(len);
-  return 0;
+  return newt_tcp_ack_deferred;
 }
+
+/** Sends the ACKs held back during the input batch that just ended. */
+EXPORT(ack_flush) void newt_ack_flush(void) { newt_tcp_ack_flush(); }
 
 /** Runs due lwIP timers. Returns ms until the next one (-1: none). */
 EXPORT(timers) s32_t newt_timers(void) {

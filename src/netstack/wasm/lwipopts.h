@@ -102,6 +102,12 @@
 #define LWIP_TCP_MAX_SACK_NUM 4
 #define LWIP_TCP_TIMESTAMPS 0
 #define TCP_LISTEN_BACKLOG 0
+/* A window update (an ACK of its own when the reader frees room) once the window has grown by a
+   quarter of the configured window, at most 64 KiB, not lwIP's 4 segments: ACKs of data carry
+   the window as well, and an update per 4 segments read cost one tunnel datagram each. The
+   glue sets it with the window (newt_config). */
+extern unsigned int newt_wnd_update_threshold;
+#define TCP_WND_UPDATE_THRESHOLD newt_wnd_update_threshold
 #define TCP_TMR_INTERVAL 25 /* delayed ACKs and retransmits run on this timer */
 #define TCP_MSL 15000UL /* TIME_WAIT lasts 2*MSL = 30 s */
 #define TCP_MAXRTX 12
