@@ -303,8 +303,10 @@ async function measureTcp(
     { key: "tcpUp4", cpu: undefined, streams: 4, down: false },
     { key: "tcpDown4", cpu: undefined, streams: 4, down: true },
   ];
+  // NEWT_BENCH_TCP_CASES=tcpUp1,… runs only those (e.g. with NEWT_BENCH_CPU_PROF, one profile)
+  const only = Deno.env.get("NEWT_BENCH_TCP_CASES")?.split(",");
   for (let r = 0; r < o.runs; r++) {
-    for (const c of cases) {
+    for (const c of cases.filter((c) => !only || only.includes(c.key))) {
       const before = await s.netstackStats();
       const t = await tcpThroughput(s, { seconds: o.seconds, streams: c.streams, down: c.down });
       const after = await s.netstackStats();

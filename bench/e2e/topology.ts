@@ -254,6 +254,10 @@ async function startOurs(
     `--allow-read=${file}`,
     "--allow-env",
     "--v8-flags=--expose-gc",
+    // NEWT_BENCH_CPU_PROF=DIR: a V8 CPU profile of the proxy per run, to see where time goes
+    ...(Deno.env.get("NEWT_BENCH_CPU_PROF")
+      ? ["--cpu-prof", `--cpu-prof-dir=${Deno.env.get("NEWT_BENCH_CPU_PROF")}`]
+      : []),
     new URL("./_proxy_sut.ts", import.meta.url).pathname,
     file,
   ]);
