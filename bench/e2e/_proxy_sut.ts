@@ -5,6 +5,7 @@
  * Prints one JSON line when listening; answers "gc" and "stats" lines; closes and exits when
  * stdin closes.
  */
+import v8 from "node:v8";
 import { startProxy } from "../../src/server.ts";
 import { flowProxyOptions } from "../../src/cli/proxy_wiring.ts";
 import { parseServerConfig, toPeerOptions } from "../../src/cli/server_config.ts";
@@ -41,7 +42,15 @@ for await (const line of Deno.stdin.readable.pipeThrough(new TextDecoderStream()
   } else if (line.includes("gc")) {
     gc?.();
     gc?.();
-    console.log(JSON.stringify({ gc: gc !== undefined }));
+    const spaces = Object.fromEntries(
+      v8.getHeapSpaceStatistics().filter((x) => x.space_size > 0).map((
+        x,
+      ) => [
+        x.space_name,
+        `${(x.space_size / 1e6).toFixed(1)}/${(x.space_used_size / 1e6).toFixed(1)}`,
+      ]),
+    );
+    console.log(JSON.stringify({ gc: gc !== undefined, memory: Deno.memoryUsage(), spaces }));
   }
 }
 await handle.close(0);

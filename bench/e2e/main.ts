@@ -349,7 +349,8 @@ async function machineInfo(o: E2EOptions, info: Record<string, unknown>): Promis
       "arrived at that offer is shown",
       `ours: UDP backend "${info.oursBackend ?? o.udpBackend}"` +
       (o.udpBackend === "deno" ? " (--unstable-net)" : " (no unstable flag)") +
-      "; FlowLog off, flow limits off ([Proxy] section of its wg-quick config)",
+      "; FlowLog off, flow limits off ([Proxy] section of its wg-quick config); " +
+      "--v8-flags=--max-semi-space-size=4 as `deno task start` runs it",
       "server CPU: utime+stime from /proc of the server's WireGuard process (wireguard-go for A, " +
       "deno for ours) per Gbit received; kernel softirq work (A's TCP, everyone's UDP) is not included",
       `idle flows: ${o.idleFlows} TCP flows opened and closed once as warm-up, then once per run; ` +

@@ -177,7 +177,10 @@ export async function buildScenario(o: ScenarioOptions): Promise<Scenario> {
         info = sut.info;
         collectGarbage = async () => {
           await sut.process.writeLine("gc");
-          await sut.process.nextJson(10_000, "gc");
+          const r = await sut.process.nextJson(10_000, "gc");
+          if (Deno.env.get("NEWT_BENCH_MEMORY")) {
+            console.error(`    memory ${JSON.stringify(r.memory)} ${JSON.stringify(r.spaces)}`);
+          }
         };
         netstackStats = async () => {
           await sut.process.writeLine("stats");
@@ -253,7 +256,8 @@ async function startOurs(
     `--allow-net=${allowNet}`,
     `--allow-read=${file}`,
     "--allow-env",
-    "--v8-flags=--expose-gc",
+    // as deno task start runs it (README: a bounded young generation); NEWT_BENCH_V8 adds flags
+    `--v8-flags=--expose-gc,--max-semi-space-size=4${Deno.env.get("NEWT_BENCH_V8") ?? ""}`,
     // NEWT_BENCH_CPU_PROF=DIR: a V8 CPU profile of the proxy per run, to see where time goes
     ...(Deno.env.get("NEWT_BENCH_CPU_PROF")
       ? ["--cpu-prof", `--cpu-prof-dir=${Deno.env.get("NEWT_BENCH_CPU_PROF")}`]
