@@ -60,6 +60,8 @@ export const WASM_STAT_NAMES = [
   "tcp.model_held_window",
   "tcp.lost_retransmits",
   "tcp.acks_coalesced",
+  "tcp.window_updates",
+  "tcp.window_reopened",
 ] as const;
 
 /** Counters kept by the TypeScript binding. */
