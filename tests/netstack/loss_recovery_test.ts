@@ -227,13 +227,39 @@ Deno.test("seeded 1% loss each way: content intact, every hole repaired without 
 
 Deno.test("the receiving stack SACKs out-of-order data (LWIP_TCP_SACK_OUT)", async () => {
   const data = content(512 * 1024, 13);
-  const { got, sent, acks } = await transfer(data, (i) => i === 40);
+  // without coalescing: a dupack per out-of-order segment, as RFC 5681 asks
+  const { got, sent, acks } = await transfer(data, (i) => i === 40, () => false, false);
   assert.equal(got.sha256, await sha256(data));
   const hole = sent.find((s) => s.dropped)!;
   // the segment after the hole, once received, is reported in a SACK block
   const next = hole.seq + hole.len;
   const sacking = acks.filter((a) => a.ack === hole.seq && a.sack.some(([l]) => l === next));
   assert.ok(sacking.length >= 3, `${sacking.length} ACKs at the hole carry a SACK block for it`);
+});
+
+Deno.test("ACK coalescing behind a hole: the first dupack at once, the rest one per batch, SACK blocks complete", async () => {
+  const data = content(512 * 1024, 13);
+  const run = (coalesce: boolean) => transfer(data, (i) => i === 40, () => false, coalesce);
+  const plain = await run(false);
+  const coalesced = await run(true);
+  assert.equal(coalesced.got.sha256, await sha256(data));
+  const dupacks = (r: typeof plain) => {
+    const hole = r.sent.find((s) => s.dropped)!;
+    return { hole, acks: r.acks.filter((a) => a.ack === hole.seq && a.sack.length > 0) };
+  };
+  const p = dupacks(plain), c = dupacks(coalesced);
+  console.log(`  dupacks at the hole: ${p.acks.length} plain, ${c.acks.length} coalesced`);
+  assert.ok(c.acks.length >= 1, "the hole is reported");
+  assert.ok(c.acks.length < p.acks.length, "later dupacks of a batch are merged");
+  // the last dupack's first block covers everything received above the hole so far
+  const last = c.acks.at(-1)!;
+  const above = coalesced.sent.filter((s) =>
+    !s.dropped && s.seq > c.hole.seq && s.seq < last.sack[0]![1]
+  );
+  assert.ok(last.sack[0]![0] === c.hole.seq + c.hole.len, "the block starts right above the hole");
+  assert.ok(above.length >= 3, `the block reports ${above.length} segments (a SACK sender's 3)`);
+  // only the hole is retransmitted: the merged ACKs lost no information the sender needed
+  assert.equal(coalesced.sent.filter((s) => s.retransmission).length, 1);
 });
 
 Deno.test("ACK coalescing: one ACK per input batch (at most 16 segments), not per two segments", async () => {
