@@ -70,6 +70,8 @@ async function main(): Promise<number> {
     const sut = new JsonLinesProcess(server.spawn(Deno.execPath(), [
       "run",
       "--no-prompt",
+      // as the README says to run a long-lived proxy: V8's young generation bounded
+      "--v8-flags=--max-semi-space-size=4",
       `--allow-net=${allow}`,
       "--allow-env",
       here("../tests/hardening/_soak_sut.ts"),

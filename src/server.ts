@@ -136,9 +136,16 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     clock: config.clock ?? systemClock,
     logger: log,
   });
+  // Asked for every datagram and flow: the last answer is kept until the routes change.
+  let lastAddress = "", lastPeer = "", lastVersion = -1;
   const peerOf = (address: string) => {
+    const routes = device.allowedIPs;
+    if (address === lastAddress && routes.version === lastVersion) return lastPeer;
     const a = tryParseIp(address);
-    return (a && device.allowedIPs.lookup(a)?.shortKey) ?? "";
+    lastPeer = (a && routes.lookup(a)?.shortKey) ?? "";
+    lastAddress = address;
+    lastVersion = routes.version;
+    return lastPeer;
   };
   const listenPort = config.listenPort ?? 51820;
   const own: Array<{ addr?: Uint8Array; port: number; proto: Proto }> = [];

@@ -36,6 +36,9 @@ import { instantiateNetstack, type NetstackExports, type NetstackImports } from 
 import { TaskYielder } from "../udp_worker/ring.ts";
 
 /** Compile-time ceilings of netstack.wasm (see wasm/lwipopts.h). */
+/** Addresses kept parsed for the per-datagram paths (the cache is emptied when full). */
+const PARSE_CACHE_LIMIT = 256;
+
 export const NETSTACK_LIMITS = {
   /** Largest per-flow receive window (TCP_WND at window scale 4). */
   maxTcpWindow: 0xffff << 4,
@@ -152,6 +155,7 @@ export class Netstack {
   #inWasm = false;
   #flushing = false;
   #ackFlushQueued = false;
+  readonly #parsed = new Map<string, IpBytes | null>();
   readonly #ackYielder = new TaskYielder();
   #tasks: (() => void)[] = [];
   #taskHead = 0;
@@ -291,7 +295,7 @@ export class Netstack {
   /** Sends a UDP datagram to the peer, from any address:port (e.g. the original destination). */
   sendUdp(from: FlowAddr, to: FlowAddr, data: Uint8Array): boolean {
     if (this.#closed) return false;
-    const f = parseIp(from.address), t = parseIp(to.address);
+    const f = this.#parseCached(from.address), t = this.#parseCached(to.address);
     if (!f || !t || f.family !== t.family) {
       throw new TypeError(`sendUdp: bad or mixed addresses ${from.address} -> ${to.address}`);
     }
@@ -592,6 +596,17 @@ export class Netstack {
       this.#ackFlushQueued = false;
       this.#run(() => this.#x.ack_flush());
     });
+  }
+
+  /** parseIp for the per-datagram paths; a bounded cache (the same few addresses repeat). */
+  #parseCached(text: string): IpBytes | null {
+    let ip = this.#parsed.get(text);
+    if (ip === undefined) {
+      ip = parseIp(text);
+      if (this.#parsed.size >= PARSE_CACHE_LIMIT) this.#parsed.clear();
+      this.#parsed.set(text, ip);
+    }
+    return ip;
   }
 
   #flush(): void {
@@ -907,7 +922,7 @@ export class Netstack {
   }
 
   #udpSend(sid: number, data: Uint8Array, to: FlowAddr): boolean {
-    const t = parseIp(to.address);
+    const t = this.#parseCached(to.address);
     if (!t) throw new TypeError(`not an IP address: ${to.address}`);
     if (this.#inWasm || this.#closed || data.length > 65507) {
       this.#counters["udp.send_failed"]++;

@@ -143,6 +143,7 @@ export class AllowedIps<T> {
   #root6: TrieNode<T> | null = null;
   #byValue = new Map<T, Set<TrieNode<T>>>();
   #size = 0;
+  #version = 0;
 
   /** Number of prefixes in the table. */
   get size(): number {
@@ -204,8 +205,14 @@ export class AllowedIps<T> {
     if (set.size === 0) this.#byValue.delete(node.value as T);
   }
 
+  /** Changes with every insert or removal: a cache of lookups is valid while it stays the same. */
+  get version(): number {
+    return this.#version;
+  }
+
   /** Routes `prefix` (a {@link Cidr} or text like `"10.0.0.0/8"`) to `value`. */
   insert(prefix: Cidr | string, value: T): void {
+    this.#version++;
     const cidr = toCidr(prefix);
     const family = cidr.addr.length === 4 ? 4 : 6;
     const max = cidr.addr.length * 8;
@@ -263,6 +270,7 @@ export class AllowedIps<T> {
 
   /** Drops a node's value and removes nodes that no longer carry a value or branch. */
   #removeNode(node: TrieNode<T>): void {
+    this.#version++;
     this.#unindex(node);
     node.hasValue = false;
     node.value = undefined;
@@ -305,6 +313,7 @@ export class AllowedIps<T> {
 
   /** Removes everything. */
   clear(): void {
+    this.#version++;
     this.#root4 = this.#root6 = null;
     this.#byValue.clear();
     this.#size = 0;

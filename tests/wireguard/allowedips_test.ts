@@ -313,3 +313,23 @@ Deno.test("lookup is fast (informational)", () => {
   console.log(`AllowedIps v6 lookup: ${ns.toFixed(0)} ns/op (${hits} hits)`);
   assert.ok(ns < 5000);
 });
+
+Deno.test("version changes with every route change, so cached lookups can tell they are stale", () => {
+  const t = new AllowedIps<string>();
+  const seen = new Set([t.version]);
+  const step = (what: string, f: () => unknown) => {
+    f();
+    assert.ok(!seen.has(t.version), `${what} changed the version`);
+    seen.add(t.version);
+  };
+  step("insert", () => t.insert("10.0.0.0/8", "a"));
+  step("insert v6", () => t.insert("fd00::/64", "b"));
+  step("remove", () => t.remove("10.0.0.0/8"));
+  step("removeByPeer", () => t.removeByPeer("b"));
+  t.insert("10.1.0.0/16", "c");
+  seen.add(t.version);
+  step("clear", () => t.clear());
+  const v = t.version;
+  t.lookup(new Uint8Array([10, 1, 2, 3]));
+  assert.equal(t.version, v, "a lookup does not");
+});
