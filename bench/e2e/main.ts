@@ -8,6 +8,12 @@
  *   deno run -A bench/e2e/main.ts [--quick] [--runs N] [--seconds S] [--scenarios plain,wg-go,ours]
  *     [--measures tcp,conn,rss,udp,impaired] [--udp-backend deno|node] [--out FILE | --no-out]
  *
+ * For looking into a result (ours only): every TCP run logs the netstack's packet and recovery
+ * counters; NEWT_BENCH_TCP_CASES=tcpUp1,tcpDown4 runs only those TCP cases;
+ * NEWT_BENCH_CPU_PROF=DIR writes a V8 CPU profile of the proxy (main thread and UDP Worker);
+ * NEWT_BENCH_MEMORY=1 logs V8's heap spaces at each memory reading; NEWT_BENCH_V8=,--flag adds V8
+ * flags to the proxy's.
+ *
  * @module
  */
 import { parseArgs } from "node:util";
