@@ -74,6 +74,11 @@ export interface UdpSocket {
   readonly localAddr: { hostname: string; port: number };
   /** Which implementation is underneath. */
   readonly backend: "deno" | "node";
+  /**
+   * True when `send` has copied `data` by the time it returns, so the caller may reuse its buffer
+   * at once (the Worker socket copies into its ring); otherwise `data` must stay untouched.
+   */
+  readonly copiesOnSend?: boolean;
   /** Counters; read at any time. */
   readonly stats: UdpStats;
   /** Receives one datagram into buf; resolves with its length and sender, or null once closed. */

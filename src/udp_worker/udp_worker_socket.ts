@@ -133,6 +133,8 @@ class WorkerStats implements UdpWorkerStats {
 class WorkerUdpSocket implements UdpWorkerSocket {
   readonly localAddr: { hostname: string; port: number };
   readonly backend: "deno" | "node";
+  /** send() copies each datagram into the shared ring before it returns. */
+  readonly copiesOnSend = true;
   readonly stats: WorkerStats;
   readonly closed: Promise<void>;
   readonly #worker: Worker;

@@ -129,6 +129,11 @@ export class Device {
   onPacket: (packet: Uint8Array, peer: Peer) => void = () => {};
   /** Sink for outgoing datagrams; set by {@linkcode Device.listen} or by tests. */
   sendDatagram: (data: Uint8Array, to: UdpRemote) => void = () => {};
+  /**
+   * Whether `sendDatagram` copies its data before returning (the Worker socket does): then
+   * transport messages are built in one reused buffer instead of a fresh one per packet.
+   */
+  sendCopies = false;
 
   #peers = new Map<string, Peer>();
   #underLoadThreshold: number;
@@ -249,6 +254,7 @@ export class Device {
     }
     this.#socket = socket;
     this.sendDatagram = (data, to) => socket.send(data, to);
+    this.sendCopies = socket.copiesOnSend === true;
     this.#receiveLoop(socket);
     return socket.localAddr;
   }
