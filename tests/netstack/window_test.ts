@@ -188,3 +188,35 @@ Deno.test(
     close();
   },
 );
+
+Deno.test(
+  "closed window: a peer that probed and then resets ends the flow at once (challenge ACK)",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    // a whole number of segments (MSS 1380 at MTU 1420): the window closes to exactly 0
+    const tcpWindow = 48 * 1380;
+    const { proxy, peer, close } = await stackPair({}, { tcpWindow });
+    const fromPeer = tap(peer);
+    const fromProxy = tap(proxy);
+    const { client, server } = await open(proxy, peer, "accept-any");
+    const writing = client.write(content(1024 * KiB, 6)).catch(() => {}); // never read: stalls
+    // wait for a zero-window probe: a 1-byte segment at the window's edge (lwIP's persist timer)
+    const end = performance.now() + 3_000;
+    while (!fromPeer.some((s) => s.len === 1) && performance.now() < end) await tick(20);
+    assert.ok(fromPeer.some((s) => s.len === 1), "the peer probed the closed window");
+    console.log(
+      `  last window ${fromProxy.at(-1)!.win}, probes ${
+        fromPeer.filter((s) => s.len === 1).length
+      }`,
+    );
+    // lwIP counted the probe's byte into snd_nxt, so its RST comes at rcv_nxt + 1
+    const t0 = performance.now();
+    client.reset();
+    const outcome = await Promise.race([server.closed, tick(1_000).then(() => "still open")]);
+    console.log(`  flow ended after ${(performance.now() - t0).toFixed(0)} ms: ${outcome}`);
+    assert.ok(outcome instanceof Error, "the RST was taken (no keepalive needed)");
+    await writing;
+    server.close();
+    close();
+  },
+);
