@@ -35,10 +35,10 @@ import { type UdpDatagram, type UdpDriver, UdpSocket } from "./udp.ts";
 import { instantiateNetstack, type NetstackExports, type NetstackImports } from "./_wasm.ts";
 import { TaskYielder } from "../udp_worker/ring.ts";
 
-/** Compile-time ceilings of netstack.wasm (see wasm/lwipopts.h). */
 /** Addresses kept parsed for the per-datagram paths (the cache is emptied when full). */
 const PARSE_CACHE_LIMIT = 256;
 
+/** Compile-time ceilings of netstack.wasm (see wasm/lwipopts.h). */
 export const NETSTACK_LIMITS = {
   /** Largest per-flow receive window (TCP_WND at window scale 4). */
   maxTcpWindow: 0xffff << 4,

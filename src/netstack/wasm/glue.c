@@ -671,40 +671,45 @@ static void inject(u32_t len) {
   nif.input(p, &nif);
 }
 
-/**
- * Inbound IP packet of `len` bytes in io. (JS asks next_timeout separately: sys_now is costly.)
- * Returns 1 when ACKs wait for newt_ack_flush (ACK coalescing, config key 6), else 0.
- */
-EXPORT(input) s32_t newt_input(u32_t len) {
-  counters[C_IN_PACKETS]++;
+/** Whether the packet of `len` bytes in io may enter the stack; counts the drop if not. */
+static int admit_input(u32_t len) {
   if (len == 0 || len > 65535) {
     counters[C_DROP_LENGTH]++;
-    return newt_tcp_ack_deferred;
+    return 0;
   }
   u32_t v = io[0] >> 4;
   if (v == 4) {
     if (len < IP_HLEN) {
       counters[C_DROP_LENGTH]++;
-      return newt_tcp_ack_deferred;
+      return 0;
     }
     if (class_of4(io + 16) == NEWT_DST_MULTICAST) {
       counters[C_DROP_MULTICAST]++;
-      return newt_tcp_ack_deferred;
+      return 0;
     }
   } else if (v == 6) {
     if (len < IP6_HLEN) {
       counters[C_DROP_LENGTH]++;
-      return newt_tcp_ack_deferred;
+      return 0;
     }
     if (class_of6(io + 24) == NEWT_DST_MULTICAST) {
       counters[C_DROP_MULTICAST]++;
-      return newt_tcp_ack_deferred;
+      return 0;
     }
   } else {
     counters[C_DROP_VERSION]++;
-    return newt_tcp_ack_deferred;
+    return 0;
   }
-  inject(len);
+  return 1;
+}
+
+/**
+ * Inbound IP packet of `len` bytes in io. (JS asks next_timeout separately: sys_now is costly.)
+ * Returns 1 while ACKs wait for newt_ack_flush (ACK coalescing, config key 6), else 0.
+ */
+EXPORT(input) s32_t newt_input(u32_t len) {
+  counters[C_IN_PACKETS]++;
+  if (admit_input(len)) inject(len);
   return newt_tcp_ack_deferred;
 }
 
