@@ -36,7 +36,19 @@ function lossCounters(
         k,
       )
   );
-  return ` (${names.map((k) => `${k.slice(4)} ${after[k]! - (before[k] ?? 0)}`).join(", ")})`;
+  return ` (${
+    names.map((k) => `${k.replace(/^tcp\./, "")} ${after[k]! - (before[k] ?? 0)}`).join(", ")
+  })`;
+}
+
+/** One iperf3 TCP run, with the netstack's counters over it for the log (ours only). */
+async function throughputWithCounters(
+  s: Scenario,
+  opts: Parameters<typeof tcpThroughput>[1],
+): Promise<{ t: Awaited<ReturnType<typeof tcpThroughput>>; counters: string }> {
+  const before = await s.netstackStats();
+  const t = await tcpThroughput(s, opts);
+  return { t, counters: lossCounters(before, await s.netstackStats()) };
 }
 
 /** A group of measures that can be switched on or off. */
@@ -256,12 +268,13 @@ export async function runE2E(options: Partial<E2EOptions> = {}): Promise<E2EResu
         });
         for (let r = 0; r < o.runs; r++) {
           for (const down of [false, true]) {
-            const before = await current.netstackStats();
-            const t = await tcpThroughput(current, { seconds: o.seconds, streams: 1, down });
-            const after = await current.netstackStats();
+            const { t, counters } = await throughputWithCounters(current, {
+              seconds: o.seconds,
+              streams: 1,
+              down,
+            });
             log(
-              `  ${kind} impaired ${down ? "down" : "up"} ${t.mbps.toFixed(1)} Mbit/s` +
-                lossCounters(before, after),
+              `  ${kind} impaired ${down ? "down" : "up"} ${t.mbps.toFixed(1)} Mbit/s${counters}`,
             );
             record(samples, down ? "impDown" : "impUp", kind, t.mbps);
           }
@@ -313,13 +326,15 @@ async function measureTcp(
   const only = Deno.env.get("NEWT_BENCH_TCP_CASES")?.split(",");
   for (let r = 0; r < o.runs; r++) {
     for (const c of cases.filter((c) => !only || only.includes(c.key))) {
-      const before = await s.netstackStats();
-      const t = await tcpThroughput(s, { seconds: o.seconds, streams: c.streams, down: c.down });
-      const after = await s.netstackStats();
+      const { t, counters } = await throughputWithCounters(s, {
+        seconds: o.seconds,
+        streams: c.streams,
+        down: c.down,
+      });
       log(
         `  ${s.kind} ${c.key} ${t.mbps.toFixed(0)} Mbit/s, server ${
           t.cpuPerGbit.toFixed(2)
-        } CPU·s/Gbit${lossCounters(before, after)}`,
+        } CPU·s/Gbit${counters}`,
       );
       record(samples, c.key, s.kind, t.mbps);
       if (c.cpu && s.sutPids.length > 0) record(samples, c.cpu, s.kind, t.cpuPerGbit);
