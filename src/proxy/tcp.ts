@@ -126,12 +126,14 @@ export async function handleTcpFlow(ctx: ProxyContext, req: TcpFlowRequest): Pro
       req.refuse();
       return;
     }
+    // Accept first: the peer's SYN-ACK need not wait for the two setsockopt calls.
+    const accepted = req.accept();
     try {
       target.setNoDelay(true);
       target.setKeepAlive(true);
     } catch { /* socket already gone; the copy loop will notice */ }
     try {
-      conn = await req.accept();
+      conn = await accepted;
     } catch {
       reason = "cancelled";
       return;
