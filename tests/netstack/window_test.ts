@@ -8,6 +8,8 @@ import type { Netstack, TcpConn } from "../../src/netstack/mod.ts";
 import { content, sha256, stackPair } from "./_link.ts";
 import { parsePacket, SYN } from "./_packets.ts";
 
+/** The window field's unit: lwipopts.h sets TCP_RCV_SCALE 6. */
+const WINDOW_SCALE = 1 << 6;
 const OPTS = { sanitizeOps: true, sanitizeResources: true };
 const KiB = 1024;
 
@@ -149,7 +151,7 @@ Deno.test(
     // the peer filled the window up to less than one segment (it sends no runt segments)
     const sent = fromPeer.reduce((n, s) => n + s.len, 0);
     assert.ok(sent <= tcpWindow && sent > tcpWindow - 1460, `sent ${sent} into ${tcpWindow}`);
-    assert.ok(fromProxy.at(-1)!.win * 16 < 1460, "the window is (nearly) closed");
+    assert.ok(fromProxy.at(-1)!.win * WINDOW_SCALE < 1460, "the window is (nearly) closed");
 
     // consuming is what opens the window: the update leaves during read(), no timer involved
     const before = fromProxy.length;
@@ -157,7 +159,7 @@ Deno.test(
     assert.equal(await server.read(buf), buf.length);
     const update = fromProxy.slice(before).find((s) => s.win > 0);
     assert.ok(update, "no window update was sent when the reader consumed 16 KiB");
-    assert.ok(update.win * 16 >= buf.length);
+    assert.ok(update.win * WINDOW_SCALE >= buf.length);
 
     const got = new Uint8Array(data.length);
     got.set(buf, 0);

@@ -111,7 +111,7 @@ static int syn_approved;
 static int syn_outcome;
 
 /* Runtime options (ceilings are compile-time: TCP_WND, TCP_SND_BUF, MEM_SIZE). */
-static u32_t opt_window = 512 * 1024;
+static u32_t opt_window = 2 * 1024 * 1024;
 unsigned int newt_wnd_update_threshold = 64 * 1024;
 static u32_t opt_send_quota = 1024 * 1024;
 static u32_t opt_heap_reserve = 1024 * 1024;

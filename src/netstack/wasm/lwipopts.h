@@ -86,8 +86,8 @@
 #define TCP_MSS 1460 /* advertised MSS is min(TCP_MSS, MTU-40/MTU-60) */
 #define TCP_CALCULATE_EFF_SEND_MSS 1
 #define LWIP_WND_SCALE 1
-#define TCP_RCV_SCALE 4
-/* The window ceiling at scale 4; the per-flow window is a runtime option at or below it. */
+#define TCP_RCV_SCALE 6
+/* The window ceiling at scale 6 (4 MiB); the per-flow window is a runtime option at or below it. */
 #define TCP_WND (0xFFFFU << TCP_RCV_SCALE)
 #define TCP_SND_BUF (1024 * 1024)
 #define TCP_SND_QUEUELEN ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
@@ -96,8 +96,8 @@
 #define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
 #define TCP_OVERSIZE TCP_MSS
 #define TCP_QUEUE_OOSEQ 1
-#define TCP_OOSEQ_MAX_BYTES (1024 * 1024) /* the largest window: out-of-order data is kept, not dropped */
-#define TCP_OOSEQ_MAX_PBUFS 768
+#define TCP_OOSEQ_MAX_BYTES (2 * 1024 * 1024) /* the default window: out-of-order data is kept, not dropped */
+#define TCP_OOSEQ_MAX_PBUFS 1536
 #define LWIP_TCP_SACK_OUT 1
 #define LWIP_TCP_MAX_SACK_NUM 4
 #define LWIP_TCP_TIMESTAMPS 0
