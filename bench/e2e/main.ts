@@ -31,7 +31,7 @@ function lossCounters(
 ): string {
   if (before === undefined || after === undefined) return "";
   const names = Object.keys(after).filter((k) =>
-    /^(packets\.(in|out)$|tcp\.(rto|fast_recoveries|sack_retransmits|partial_ack|model_held|lost_re|acks_co|window_))/
+    /^(packets\.(in|out)$|tcp\.(rto|fast_recoveries|sack_retransmits|partial_ack|model_held|lost_re|acks_co|window_|paced))/
       .test(
         k,
       )

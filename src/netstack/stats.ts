@@ -62,6 +62,7 @@ export const WASM_STAT_NAMES = [
   "tcp.acks_coalesced",
   "tcp.window_updates",
   "tcp.window_reopened",
+  "tcp.paced",
 ] as const;
 
 /** Counters kept by the TypeScript binding. */

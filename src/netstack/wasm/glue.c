@@ -896,6 +896,12 @@ EXPORT(tcp_abort) s32_t newt_tcp_abort(u32_t fid) {
   if (pcb == NULL) return ERR_CONN;
   if (pcb->state == LISTEN) return newt_tcp_close(fid);
   detach(pcb, fid);
+  if (pcb->unsent != NULL) {
+    /* Data still queued was written before this reset (a target's last bytes, then its RST):
+       what the windows allow leaves first, unpaced (no rate: no pacing). */
+    pcb->newt_bw[0] = pcb->newt_bw[1] = 0;
+    tcp_output(pcb);
+  }
   tcp_abort(pcb);
   return 0;
 }
