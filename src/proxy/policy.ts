@@ -149,6 +149,15 @@ export interface PolicyOptions {
   permission?: (host: string) => boolean;
 }
 
+/**
+ * Targets Deno said yes to. A query costs ~10 µs on every new flow; a cached yes cannot let
+ * anything through that Deno would refuse, because the dial itself is checked again by Deno
+ * (a permission revoked at run time makes it fail with `NotCapable`: a refused flow). A no is
+ * never cached.
+ */
+const granted = new Set<string>();
+const GRANTED_CACHE_LIMIT = 4096;
+
 /** Deno's answer for dialing `host` ("ip:port"): only "granted" counts; never prompts. */
 export function denoGrantsNet(host: string): boolean {
   if (granted.has(host)) return true;
@@ -164,15 +173,6 @@ export function denoGrantsNet(host: string): boolean {
   }
   return ok;
 }
-
-/**
- * Targets Deno said yes to. A query costs ~10 µs on every new flow; a cached yes cannot let
- * anything through that Deno would refuse, because the dial itself is checked again by Deno
- * (a permission revoked at run time makes it fail with `NotCapable`: a refused flow). A no is
- * never cached.
- */
-const granted = new Set<string>();
-const GRANTED_CACHE_LIMIT = 4096;
 
 /** The allow-list. */
 export class Policy {

@@ -96,12 +96,13 @@
 #define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
 #define TCP_OVERSIZE TCP_MSS
 #define TCP_QUEUE_OOSEQ 1
-/* The sender's pacer (tcp_recovery.patch, newt_tcp_pace_credit): new data leaves at 5/4 of the
-   highest recent delivery rate, at most 2 ms of it at once (16 segments at least). */
-#define NEWT_TCP_PACE_GAIN_X4 5
-#define NEWT_TCP_PACE_BURST_MS 2
 #define TCP_OOSEQ_MAX_BYTES (2 * 1024 * 1024) /* the default window: out-of-order data is kept, not dropped */
 #define TCP_OOSEQ_MAX_PBUFS 1536
+/* The sender's pacer (tcp_recovery.patch, newt_tcp_pace_credit): new data leaves at 5/4 of the
+   highest recent delivery rate (2x in slow start, never below half a window per lowest RTT), at
+   most 2 ms of it at once (16 segments at least). 0 turns it off. */
+#define NEWT_TCP_PACE_GAIN_X4 5
+#define NEWT_TCP_PACE_BURST_MS 2
 #define LWIP_TCP_SACK_OUT 1
 #define LWIP_TCP_MAX_SACK_NUM 4
 #define LWIP_TCP_TIMESTAMPS 0
