@@ -12,7 +12,8 @@
  * counters; NEWT_BENCH_TCP_CASES=tcpUp1,tcpDown4 runs only those TCP cases;
  * NEWT_BENCH_CPU_PROF=DIR writes a V8 CPU profile of the proxy (main thread and UDP Worker);
  * NEWT_BENCH_MEMORY=1 logs V8's heap spaces at each memory reading; NEWT_BENCH_V8=,--flag adds V8
- * flags to the proxy's.
+ * flags to the proxy's; NEWT_BENCH_STDOUT=FILE appends the processes' stdout to FILE (with
+ * NEWT_BENCH_V8=,--trace-gc: the proxy's collections, young-generation bytes per connection).
  *
  * @module
  */
@@ -139,6 +140,7 @@ const ROWS: Array<{ key: string; name: string; up: boolean; digits: number; max?
   { key: "cps", name: "TCP connect+echo+close per second", up: true, digits: 0 },
   { key: "p50", name: "connect→echo latency p50 (µs)", up: false, digits: 0 },
   { key: "p99", name: "connect→echo latency p99 (µs)", up: false, digits: 0 },
+  { key: "cpuConn", name: "server CPU per connection (µs)", up: false, digits: 0 },
   { key: "rssStart", name: "server RSS after start (MB)", up: false, digits: 1 },
   { key: "rssPeak", name: "server RSS, highest sample (MB)", up: false, digits: 1, max: true },
   { key: "perFlow", name: "RSS per idle TCP flow (KB)", up: false, digits: 1 },
@@ -227,9 +229,10 @@ export async function runE2E(options: Partial<E2EOptions> = {}): Promise<E2EResu
           log(
             `  ${kind} conn/s ${c.cps.toFixed(0)} p50 ${c.p50Us.toFixed(0)} µs p99 ${
               c.p99Us.toFixed(0)
-            } µs errors ${c.errors}`,
+            } µs errors ${c.errors} server CPU ${c.cpuUsPerConn.toFixed(0)} µs/conn`,
           );
           record(samples, "cps", kind, c.cps);
+          if (s.sutPids.length > 0) record(samples, "cpuConn", kind, c.cpuUsPerConn);
           record(samples, "p50", kind, c.p50Us);
           record(samples, "p99", kind, c.p99Us);
           await peek();

@@ -153,11 +153,14 @@ export interface ConnRate {
   p99Us: number;
   /** Failed attempts. */
   errors: number;
+  /** The system under test's CPU time per completed connection, µs (NaN without its pids). */
+  cpuUsPerConn: number;
 }
 
 /** Runs the C connection-rate probe in the client namespace for `seconds`. */
 export async function connRate(s: Scenario, tools: Tools, seconds: number): Promise<ConnRate> {
   try {
+    const cpu0 = s.sutPids.length > 0 ? await totalCpuSeconds(s.sutPids) : NaN;
     const out = await clientRun(s, seconds + KILL_SLACK_S, tools.connProbe, [
       "rate",
       s.target,
@@ -165,11 +168,19 @@ export async function connRate(s: Scenario, tools: Tools, seconds: number): Prom
       String(seconds),
       "10000000",
     ]);
-    const j = JSON.parse(out) as { cps: number; p50_us: number; p99_us: number; errors: number };
-    return { cps: j.cps, p50Us: j.p50_us, p99Us: j.p99_us, errors: j.errors };
+    const cpu = s.sutPids.length > 0 ? await totalCpuSeconds(s.sutPids) - cpu0 : NaN;
+    const j = JSON.parse(out) as {
+      count: number;
+      cps: number;
+      p50_us: number;
+      p99_us: number;
+      errors: number;
+    };
+    const cpuUsPerConn = j.count > 0 ? cpu / j.count * 1e6 : NaN;
+    return { cps: j.cps, p50Us: j.p50_us, p99Us: j.p99_us, errors: j.errors, cpuUsPerConn };
   } catch (e) {
     console.error(`  conn probe failed: ${(e as Error).message.slice(0, 300)}`);
-    return { cps: NaN, p50Us: NaN, p99Us: NaN, errors: NaN };
+    return { cps: NaN, p50Us: NaN, p99Us: NaN, errors: NaN, cpuUsPerConn: NaN };
   }
 }
 

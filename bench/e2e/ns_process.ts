@@ -10,6 +10,9 @@ const MAX_LINES = 256;
 const MAX_STDERR = 16 * 1024;
 
 /** A process started with `ip netns exec`; its pid is the command's own (ip execs it). */
+/** NEWT_BENCH_STDOUT=FILE: every process's stdout is also appended to FILE (e.g. --trace-gc). */
+const STDOUT_COPY = Deno.env.get("NEWT_BENCH_STDOUT");
+
 export class NsProcess {
   readonly #child: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -60,6 +63,7 @@ export class NsProcess {
     try {
       for await (const chunk of this.#child.stdout.pipeThrough(new TextDecoderStream())) {
         buf += chunk;
+        if (STDOUT_COPY) Deno.writeTextFileSync(STDOUT_COPY, chunk, { append: true });
         let nl;
         while ((nl = buf.indexOf("\n")) >= 0) {
           this.#lines.push(buf.slice(0, nl));

@@ -6,6 +6,7 @@
  * @module
  */
 import { type Family, type FlowAddr, formatIp } from "./addr.ts";
+import { flowTimers, type QueuedTimer } from "../timer_queue.ts";
 
 /** A parsed held SYN (plain IP packet as produced by glue.c). */
 export interface SynInfo {
@@ -94,7 +95,7 @@ export interface HeldSyn {
   /** Aborted when the peer cancels (RST), the hold times out, or the stack closes. */
   controller: AbortController;
   /** Hold timer. */
-  timer: ReturnType<typeof setTimeout>;
+  timer: QueuedTimer;
   /** accept() or refuse() was called. */
   decided: boolean;
 }
@@ -172,7 +173,7 @@ export class HeldSynTable {
       info,
       packet,
       controller: new AbortController(),
-      timer: setTimeout(() => {
+      timer: flowTimers.schedule(() => {
         if (this.#byKey.get(info.key) !== held) return;
         this.counters.timedOut++;
         this.remove(held, "hold timeout");
@@ -198,7 +199,7 @@ export class HeldSynTable {
   /** Removes an entry (decision made, cancelled or timed out); aborts its signal unless decided. */
   remove(held: HeldSyn, reason?: string): void {
     if (this.#byKey.get(held.info.key) !== held) return;
-    clearTimeout(held.timer);
+    flowTimers.cancel(held.timer);
     this.#byKey.delete(held.info.key);
     const n = (this.#perSource.get(held.info.src.address) ?? 1) - 1;
     if (n <= 0) this.#perSource.delete(held.info.src.address);

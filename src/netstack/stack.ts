@@ -34,6 +34,7 @@ import { TcpConn, type TcpDriver, TcpListener, WRITE_RETRY } from "./tcp.ts";
 import { type UdpDatagram, type UdpDriver, UdpSocket } from "./udp.ts";
 import { instantiateNetstack, type NetstackExports, type NetstackImports } from "./_wasm.ts";
 import { TaskYielder } from "../udp_worker/ring.ts";
+import { flowTimers, type QueuedTimer } from "../timer_queue.ts";
 
 /** Addresses kept parsed for the per-datagram paths (the cache is emptied when full). */
 const PARSE_CACHE_LIMIT = 256;
@@ -112,14 +113,14 @@ export type UnreachableTarget = Uint8Array | UdpDatagram | TcpFlowRequest;
 interface PendingAccept {
   resolve: (c: TcpConn) => void;
   reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: QueuedTimer;
   held: HeldSyn;
 }
 
 interface PendingDial {
   resolve: (c: TcpConn) => void;
   reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: QueuedTimer;
 }
 
 const ERR_CLSD = -15;
@@ -366,7 +367,7 @@ export class Netstack {
         reject(new ConnectError(`dialTcp: ${lwipErrorName(fid)}`, fid));
         return;
       }
-      const timer = setTimeout(() => {
+      const timer = flowTimers.schedule(() => {
         if (this.#dials.get(fid)?.timer !== timer) return;
         this.#dials.delete(fid);
         this.#run(() => this.#x.tcp_abort(fid));
@@ -436,12 +437,12 @@ export class Netstack {
     this.#held.clear();
     const err = this.#fatal ?? new StackClosedError();
     for (const p of this.#accepting.values()) {
-      clearTimeout(p.timer);
+      flowTimers.cancel(p.timer);
       p.reject(err);
     }
     this.#accepting.clear();
     for (const d of this.#dials.values()) {
-      clearTimeout(d.timer);
+      flowTimers.cancel(d.timer);
       d.reject(err);
     }
     this.#dials.clear();
@@ -745,7 +746,7 @@ export class Netstack {
     this.#held.remove(held);
     const key = held.info.key;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = flowTimers.schedule(() => {
         const p = this.#accepting.get(key);
         if (p?.timer !== timer) return;
         this.#accepting.delete(key);
@@ -767,7 +768,7 @@ export class Netstack {
         this.#mem.set(held.packet, this.#io);
         const r = this.#x.tcp_accept_held(held.packet.length);
         if (r !== 0 && this.#accepting.get(key)?.timer === timer) {
-          clearTimeout(timer);
+          flowTimers.cancel(timer);
           this.#accepting.delete(key);
           this.#counters["tcp.accept_failed"]++;
           reject(
@@ -781,7 +782,7 @@ export class Netstack {
   #cancelAccept(key: string): void {
     const p = this.#accepting.get(key);
     if (!p) return;
-    clearTimeout(p.timer);
+    flowTimers.cancel(p.timer);
     this.#accepting.delete(key);
     this.#counters["tcp.accept_peer_reset"]++;
     p.reject(new FlowCancelledError("the peer reset the connection during the handshake"));
@@ -821,7 +822,7 @@ export class Netstack {
         return;
       }
       this.#accepting.delete(key);
-      clearTimeout(p.timer);
+      flowTimers.cancel(p.timer);
       p.resolve(conn);
     });
   }
@@ -832,7 +833,7 @@ export class Netstack {
     this.#x.tcp_info(fid); // fills the tuple; a pure read, safe inside an import
     const conn = this.#addConn(fid);
     this.#dials.delete(fid);
-    clearTimeout(d.timer);
+    flowTimers.cancel(d.timer);
     this.#tasks.push(() => d.resolve(conn));
   }
 
@@ -846,7 +847,7 @@ export class Netstack {
     const d = this.#dials.get(fid);
     if (d) {
       this.#dials.delete(fid);
-      clearTimeout(d.timer);
+      flowTimers.cancel(d.timer);
       this.#tasks.push(() =>
         d.reject(
           new ConnectError(`dialTcp: ${err === ERR_CLSD ? "closed" : lwipErrorName(err)}`, err),

@@ -15,6 +15,7 @@ import type { ProxyContext } from "./context.ts";
 import { FlowPacer } from "./limits.ts";
 import { parseIp } from "../wire/ip_address.ts";
 import { formatHostPort } from "../wire/ip_address.ts";
+import { flowTimers, type QueuedTimer } from "../timer_queue.ts";
 
 /** Largest copy buffer per direction (the seed's 32 KiB). */
 export const TCP_COPY_BUFFER = 32 * 1024;
@@ -54,11 +55,11 @@ async function dialWithTimeout(
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<Deno.TcpConn> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: QueuedTimer | undefined;
   let onAbort: (() => void) | undefined;
   const pending = Deno.connect({ hostname, port, transport: "tcp" });
   const cancel = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+    timer = flowTimers.schedule(() => {
       const e = new Error(`connect to ${formatHostPort(hostname, port)} timed out`);
       e.name = "TimedOut";
       reject(e);
@@ -76,7 +77,7 @@ async function dialWithTimeout(
     pending.then((c) => c.close(), () => {}); // a late success must not leak
     throw err;
   } finally {
-    clearTimeout(timer);
+    flowTimers.cancel(timer);
     signal.removeEventListener("abort", onAbort!);
   }
 }
@@ -179,7 +180,7 @@ export async function handleTcpFlow(ctx: ProxyContext, req: TcpFlowRequest): Pro
  */
 class FlowCopy {
   #reason: CloseReason = "eof";
-  #idle: ReturnType<typeof setTimeout> | undefined;
+  #idle: QueuedTimer | undefined;
   #halfClosed = false;
   #finished = false;
 
@@ -204,8 +205,8 @@ class FlowCopy {
   /** After one side finished, traffic restarts the idle timer. */
   #touch(): void {
     if (!this.#halfClosed || this.#finished) return;
-    clearTimeout(this.#idle);
-    this.#idle = setTimeout(() => this.abort("idle"), this.ctx.timeouts.tcpIdleTimeoutMs);
+    flowTimers.cancel(this.#idle);
+    this.#idle = flowTimers.schedule(() => this.abort("idle"), this.ctx.timeouts.tcpIdleTimeoutMs);
   }
 
   #halfClose(): void {
@@ -271,7 +272,7 @@ class FlowCopy {
     });
     await Promise.all([this.#upstream(), this.#downstream()]);
     this.#finished = true;
-    clearTimeout(this.#idle);
+    flowTimers.cancel(this.#idle);
     return this.#reason;
   }
 }

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { ManualClock } from "../src/clock.ts";
+import { TimerQueue } from "../src/timer_queue.ts";
+
+Deno.test("TimerQueue: fires in deadline order, equal deadlines in arming order", () => {
+  const clock = new ManualClock();
+  const q = new TimerQueue(clock);
+  const fired: string[] = [];
+  for (const [name, ms] of [["c", 30], ["a", 10], ["b1", 20], ["b2", 20], ["d", 40]] as const) {
+    q.schedule(() => fired.push(name), ms);
+  }
+  clock.advance(19);
+  assert.deepEqual(fired, ["a"]);
+  clock.advance(1);
+  assert.deepEqual(fired, ["a", "b1", "b2"]);
+  clock.advance(100);
+  assert.deepEqual(fired, ["a", "b1", "b2", "c", "d"]);
+  assert.equal(q.size, 0);
+  assert.equal(clock.pending, 0);
+});
+
+Deno.test("TimerQueue: many timers share one runtime timer, cleared when the queue empties", () => {
+  const clock = new ManualClock();
+  const q = new TimerQueue(clock);
+  const timers = [];
+  // Later deadlines (a flow's timers, armed one after another) never touch the runtime timer.
+  for (let i = 0; i < 1000; i++) timers.push(q.schedule(() => assert.fail("cancelled"), 5000 + i));
+  assert.equal(clock.pending, 1);
+  // An earlier one re-arms it (still one).
+  let early = 0;
+  q.schedule(() => early++, 10);
+  assert.equal(clock.pending, 1);
+  clock.advance(10);
+  assert.equal(early, 1);
+  assert.equal(clock.pending, 1); // re-armed for the 5 s ones
+  // Cancelling in any order keeps the heap consistent; the last cancel clears the runtime timer.
+  for (let i = 0; i < 1000; i += 2) q.cancel(timers[i]);
+  for (let i = 999; i > 0; i -= 2) q.cancel(timers[i]);
+  assert.equal(q.size, 0);
+  assert.equal(clock.pending, 0);
+  clock.advance(10_000);
+});
+
+Deno.test("TimerQueue: cancel after firing and twice is harmless; random order stays sorted", () => {
+  const clock = new ManualClock();
+  const q = new TimerQueue(clock);
+  const t = q.schedule(() => {}, 1);
+  clock.advance(1);
+  q.cancel(t);
+  q.cancel(t);
+  q.cancel(undefined);
+  // A seeded shuffle of deadlines and cancellations: what fires is what was not cancelled, in order.
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const fired: number[] = [];
+  const want: number[] = [];
+  const pending = [];
+  for (let i = 0; i < 500; i++) {
+    const ms = Math.floor(rand() * 1000);
+    pending.push({ ms, t: q.schedule(() => fired.push(ms), ms) });
+  }
+  for (const p of pending) {
+    if (rand() < 0.4) q.cancel(p.t);
+    else want.push(p.ms);
+  }
+  clock.advance(1000);
+  assert.deepEqual(fired, want.sort((a, b) => a - b));
+  assert.equal(clock.pending, 0);
+});
+
+Deno.test("TimerQueue: a callback may schedule and cancel; clear() drops everything", () => {
+  const clock = new ManualClock();
+  const q = new TimerQueue(clock);
+  const fired: string[] = [];
+  q.schedule(() => {
+    fired.push("first");
+    q.cancel(victim);
+    q.schedule(() => fired.push("chained"), 0);
+  }, 5);
+  const victim = q.schedule(() => fired.push("victim"), 5); // armed second: fires second
+  clock.advance(5);
+  assert.deepEqual(fired, ["first", "chained"]);
+  q.schedule(() => fired.push("never"), 1);
+  q.schedule(() => fired.push("never"), 2);
+  q.clear();
+  assert.equal(clock.pending, 0);
+  clock.advance(10);
+  assert.deepEqual(fired, ["first", "chained"]);
+});
