@@ -14,6 +14,9 @@
 
 import { type Clock, systemClock } from "./clock.ts";
 
+/** Longest delay a runtime timer takes (a signed 32-bit millisecond count). */
+const MAX_RUNTIME_DELAY_MS = 0x7fffffff;
+
 /** A pending timer of a {@linkcode TimerQueue}; pass it to {@linkcode TimerQueue.cancel}. */
 export interface QueuedTimer {
   /** Deadline (clock milliseconds). */
@@ -55,7 +58,7 @@ export class TimerQueue {
   /** Calls `fn` once, `ms` milliseconds from now (unless cancelled first). */
   schedule(fn: () => void, ms: number): QueuedTimer {
     const entry: Entry = {
-      at: this.#clock.now() + Math.max(0, ms),
+      at: this.#clock.now() + (ms > 0 ? ms : 0), // NaN and negatives: now
       seq: this.#seq++,
       index: this.#heap.length,
       fn,
@@ -107,7 +110,9 @@ export class TimerQueue {
   #arm(at: number): void {
     if (this.#handle !== null) this.#clock.clearTimeout(this.#handle);
     this.#armedAt = at;
-    this.#handle = this.#clock.setTimeout(this.#onTimer, Math.max(0, at - this.#clock.now()));
+    // Runtime timers take at most 2^31-1 ms (longer fires at once); a later deadline re-arms.
+    const delay = Math.min(Math.max(0, at - this.#clock.now()), MAX_RUNTIME_DELAY_MS);
+    this.#handle = this.#clock.setTimeout(this.#onTimer, delay);
   }
 
   #disarm(): void {

@@ -87,3 +87,19 @@ Deno.test("TimerQueue: a callback may schedule and cancel; clear() drops everyth
   clock.advance(10);
   assert.deepEqual(fired, ["first", "chained"]);
 });
+
+Deno.test("TimerQueue: NaN and negative delays mean now; Infinity never fires", () => {
+  const clock = new ManualClock();
+  const q = new TimerQueue(clock);
+  const fired: string[] = [];
+  q.schedule(() => fired.push("never"), Infinity);
+  q.schedule(() => fired.push("nan"), NaN);
+  q.schedule(() => fired.push("negative"), -5);
+  q.schedule(() => fired.push("ten"), 10);
+  clock.advance(0);
+  assert.deepEqual(fired, ["nan", "negative"]);
+  clock.advance(1e12);
+  assert.deepEqual(fired, ["nan", "negative", "ten"]);
+  assert.equal(q.size, 1);
+  q.clear();
+});
