@@ -13,6 +13,10 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): number;
   /** Cancels a timer made by {@linkcode Clock.setTimeout}. */
   clearTimeout(handle: number): void;
+  /** Lets a pending timer stop keeping the process alive (`Deno.unrefTimer`); optional. */
+  unrefTimer?(handle: number): void;
+  /** Undoes {@linkcode Clock.unrefTimer}; optional. */
+  refTimer?(handle: number): void;
 }
 
 /** The real clock: `performance.now()` and the runtime's timers. */
@@ -20,6 +24,8 @@ export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms) as unknown as number,
   clearTimeout: (h) => clearTimeout(h),
+  unrefTimer: (h) => Deno.unrefTimer(h),
+  refTimer: (h) => Deno.refTimer(h),
 };
 
 /**
@@ -41,6 +47,7 @@ export class ManualClock implements Clock {
   #now: number;
   #next = 1;
   #timers = new Map<number, { at: number; fn: () => void }>();
+  #unrefed = new Set<number>();
 
   /** Starts the clock at `start` ms. */
   constructor(start = 0) {
@@ -62,11 +69,27 @@ export class ManualClock implements Clock {
   /** Cancels a timer. */
   clearTimeout(handle: number): void {
     this.#timers.delete(handle);
+    this.#unrefed.delete(handle);
+  }
+
+  /** Marks a pending timer as not keeping anything alive (see {@linkcode ManualClock.alive}). */
+  unrefTimer(handle: number): void {
+    if (this.#timers.has(handle)) this.#unrefed.add(handle);
+  }
+
+  /** Undoes {@linkcode ManualClock.unrefTimer}. */
+  refTimer(handle: number): void {
+    this.#unrefed.delete(handle);
   }
 
   /** Number of timers pending. */
   get pending(): number {
     return this.#timers.size;
+  }
+
+  /** Number of pending timers not unref'd: those that would keep a process alive. */
+  get alive(): number {
+    return this.#timers.size - this.#unrefed.size;
   }
 
   /** Moves time forward by `ms`, firing due timers in time order (including ones they schedule). */
@@ -77,6 +100,7 @@ export class ManualClock implements Clock {
       for (const e of this.#timers) if (e[1].at <= end && (!due || e[1].at < due[1].at)) due = e;
       if (!due) break;
       this.#timers.delete(due[0]);
+      this.#unrefed.delete(due[0]);
       this.#now = Math.max(this.#now, due[1].at);
       due[1].fn();
     }

@@ -19,9 +19,10 @@ Deno.test("TimerQueue: fires in deadline order, equal deadlines in arming order"
   assert.equal(clock.pending, 0);
 });
 
-Deno.test("TimerQueue: many timers share one runtime timer, cleared when the queue empties", () => {
+Deno.test("TimerQueue: many timers share one runtime timer, unref'd when the queue empties", () => {
   const clock = new ManualClock();
   const q = new TimerQueue(clock);
+  q.hold(); // a netstack's lifetime
   const timers = [];
   // Later deadlines (a flow's timers, armed one after another) never touch the runtime timer.
   for (let i = 0; i < 1000; i++) timers.push(q.schedule(() => assert.fail("cancelled"), 5000 + i));
@@ -33,12 +34,46 @@ Deno.test("TimerQueue: many timers share one runtime timer, cleared when the que
   clock.advance(10);
   assert.equal(early, 1);
   assert.equal(clock.pending, 1); // re-armed for the 5 s ones
-  // Cancelling in any order keeps the heap consistent; the last cancel clears the runtime timer.
+  // Cancelling in any order keeps the heap consistent; after the last cancel the runtime timer
+  // no longer keeps anything alive.
   for (let i = 0; i < 1000; i += 2) q.cancel(timers[i]);
   for (let i = 999; i > 0; i -= 2) q.cancel(timers[i]);
   assert.equal(q.size, 0);
+  assert.equal(clock.alive, 0);
+  // The next flow's timer (a later deadline) reuses it instead of arming another.
+  const next = q.schedule(() => assert.fail("cancelled"), 6000);
+  assert.equal(clock.pending, 1);
+  assert.equal(clock.alive, 1);
+  q.cancel(next);
+  assert.equal(clock.alive, 0);
+  clock.advance(10_000); // it fires into an empty queue and is not re-armed
   assert.equal(clock.pending, 0);
-  clock.advance(10_000);
+  // Once the last holder is gone an emptied queue clears its runtime timer at once.
+  q.cancel(q.schedule(() => {}, 100));
+  assert.equal(clock.pending, 1);
+  q.release();
+  assert.equal(clock.pending, 0);
+  q.cancel(q.schedule(() => {}, 100));
+  assert.equal(clock.pending, 0);
+});
+
+Deno.test("TimerQueue: without unref support the runtime timer is cleared when empty", () => {
+  const manual = new ManualClock();
+  const clock = {
+    now: () => manual.now(),
+    setTimeout: (fn: () => void, ms: number) => manual.setTimeout(fn, ms),
+    clearTimeout: (h: number) => manual.clearTimeout(h),
+  };
+  const q = new TimerQueue(clock);
+  q.hold(); // held, yet without unref the timer must go
+  const t = q.schedule(() => {}, 100);
+  assert.equal(manual.pending, 1);
+  q.cancel(t);
+  assert.equal(manual.pending, 0);
+  let fired = 0;
+  q.schedule(() => fired++, 5);
+  manual.advance(5);
+  assert.equal(fired, 1);
 });
 
 Deno.test("TimerQueue: cancel after firing and twice is harmless; random order stays sorted", () => {

@@ -225,6 +225,7 @@ export class Netstack {
         this.#run(() => this.#x.udp_close(sid));
       },
     };
+    flowTimers.hold(); // released by close()
   }
 
   /** Creates a stack with its own WebAssembly instance (fixed memory; never grows). */
@@ -432,6 +433,7 @@ export class Netstack {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    flowTimers.release(); // the cancels below, or the last flow timer, then clear its timer
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#held.clear();
