@@ -225,11 +225,21 @@ export async function runE2E(options: Partial<E2EOptions> = {}): Promise<E2EResu
       if (has("tcp")) await measureTcp(s, o, samples, log, peek);
       if (has("conn")) {
         for (let r = 0; r < o.runs; r++) {
+          const before = await s.netstackStats();
           const c = await connRate(s, tools, o.seconds);
+          const after = await s.netstackStats();
+          // ours: the netstack's packets per connection (each is a datagram and a thread hop)
+          const perConn = before && after
+            ? ` packets in/out per connection ${
+              ((after["packets.in"]! - before["packets.in"]!) / (c.cps * o.seconds)).toFixed(2)
+            }/${
+              ((after["packets.out"]! - before["packets.out"]!) / (c.cps * o.seconds)).toFixed(2)
+            }`
+            : "";
           log(
             `  ${kind} conn/s ${c.cps.toFixed(0)} p50 ${c.p50Us.toFixed(0)} µs p99 ${
               c.p99Us.toFixed(0)
-            } µs errors ${c.errors} server CPU ${c.cpuUsPerConn.toFixed(0)} µs/conn`,
+            } µs errors ${c.errors} server CPU ${c.cpuUsPerConn.toFixed(0)} µs/conn${perConn}`,
           );
           record(samples, "cps", kind, c.cps);
           if (s.sutPids.length > 0) record(samples, "cpuConn", kind, c.cpuUsPerConn);
