@@ -30,45 +30,50 @@ async function connected(ackCoalescing: boolean) {
   return { s, out, conn, seq: 1001, ack: iss + 1 };
 }
 
+/** {@link connected}, then the peer sends its FIN; `finSeq` is the FIN's sequence number. */
+async function afterPeerFin(ackCoalescing: boolean) {
+  const c = await connected(ackCoalescing);
+  c.s.input(tcpPacket(PEER, PORT, TARGET, 80, FIN | ACK, c.seq, c.ack));
+  return { ...c, finSeq: c.seq };
+}
+
+/** Asserts `out` holds exactly one segment with `flags` (among FIN and ACK) acknowledging `ack`. */
+function assertSegment(out: Uint8Array[], flags: number, ack: number): void {
+  assert.equal(out.length, 1);
+  const h = tcpHeader(out[0]!);
+  assert.equal(h.flags & (FIN | ACK), flags);
+  assert.equal(h.ack, ack);
+}
+
 function tcpHeader(p: Uint8Array): { flags: number; seq: number; ack: number } {
   const v = new DataView(parsePacket(p).l4.buffer);
   return { flags: v.getUint8(13), seq: v.getUint32(4), ack: v.getUint32(8) };
 }
 
 Deno.test("FIN: the application's prompt close carries the ACK (one FIN|ACK)", OPTS, async () => {
-  const { s, out, conn, seq, ack } = await connected(true);
-  s.input(tcpPacket(PEER, PORT, TARGET, 80, FIN | ACK, seq, ack));
+  const { s, out, conn, finSeq } = await afterPeerFin(true);
   await tick();
   assert.equal(out.length, 0, "no bare ACK for the FIN yet");
   assert.equal(await conn.read(new Uint8Array(16)), null); // the application sees the EOF
   await conn.closeWrite();
   await tick();
-  assert.equal(out.length, 1, "one segment: our FIN carrying the ACK of theirs");
-  const h = tcpHeader(out[0]!);
-  assert.equal(h.flags & (FIN | ACK), FIN | ACK);
-  assert.equal(h.ack, seq + 1);
+  assertSegment(out, FIN | ACK, finSeq + 1); // our FIN carrying the ACK of theirs
   conn.close();
   s.close();
 });
 
 Deno.test("FIN: without a close the fast timer still acknowledges it", OPTS, async () => {
-  const { s, out, conn, seq, ack } = await connected(true);
-  s.input(tcpPacket(PEER, PORT, TARGET, 80, FIN | ACK, seq, ack));
+  const { s, out, conn, finSeq } = await afterPeerFin(true);
   const deadline = Date.now() + 2000;
   while (out.length === 0 && Date.now() < deadline) await tick(5);
-  assert.equal(out.length, 1);
-  const h = tcpHeader(out[0]!);
-  assert.equal(h.flags & (FIN | ACK), ACK);
-  assert.equal(h.ack, seq + 1);
+  assertSegment(out, ACK, finSeq + 1);
   conn.reset();
   s.close();
 });
 
 Deno.test("FIN: with ACK coalescing off the ACK leaves at once", OPTS, async () => {
-  const { s, out, conn, seq, ack } = await connected(false);
-  s.input(tcpPacket(PEER, PORT, TARGET, 80, FIN | ACK, seq, ack));
-  assert.equal(out.length, 1);
-  assert.equal(tcpHeader(out[0]!).ack, seq + 1);
+  const { s, out, conn, finSeq } = await afterPeerFin(false);
+  assertSegment(out, ACK, finSeq + 1);
   conn.reset();
   s.close();
 });
