@@ -12,6 +12,9 @@
  * connection-rate run, a ref + unref ~0.2 µs. That holds only while a netstack holds the queue
  * ({@linkcode TimerQueue.hold}); afterwards an empty queue clears its runtime timer.
  *
+ * Its size is bounded by its users: at most a few timers per held SYN, dial or flow, and those are
+ * bounded by the netstack's and the proxy's limits. A cancelled timer leaves the heap at once.
+ *
  * @module
  */
 
