@@ -4,6 +4,8 @@
  * wg-quick config — TCP throughput (with the server's CPU per Gbit), UDP rate at < 1% loss,
  * connection rate and latency, memory with 1,000 idle flows, and TCP over an impaired path.
  * Needs root: it creates and removes its own network namespaces; traffic stays inside them.
+ * The scenarios of a phase (plain path, impaired path) are up together and each run goes through
+ * all of them in turn, so the host's drift over minutes is shared rather than one-sided.
  *
  *   deno run -A bench/e2e/main.ts [--quick] [--runs N] [--seconds S] [--scenarios plain,wg-go,ours]
  *     [--measures tcp,conn,rss,udp,impaired] [--udp-backend deno|node] [--out FILE | --no-out]
@@ -23,7 +25,7 @@ import { connRate, idleFlowMemory, sleep, tcpThroughput, udpRateSearch } from ".
 import { totalRssBytes } from "./proc_stats.ts";
 import { formatText, type MachineInfo, median, resultsMarkdown, type Row } from "./report.ts";
 import { buildScenario, type Impairment, type Scenario, type ScenarioKind } from "./topology.ts";
-import { buildTools, removeTools } from "./tools.ts";
+import { buildTools, removeTools, type Tools } from "./tools.ts";
 
 /** The netstack's packet and loss-recovery counters over one run, for the log ("" when not ours). */
 function lossCounters(
@@ -159,6 +161,83 @@ function record(samples: Samples, key: string, kind: ScenarioKind, value: number
 
 const MB = 1024 * 1024;
 
+/** RSS with rounds of idle flows open and after they close (the process must be fresh). */
+async function measureIdleFlows(
+  s: Scenario,
+  tools: Tools,
+  o: E2EOptions,
+  samples: Samples,
+  log: (s: string) => void,
+): Promise<void> {
+  const m = await idleFlowMemory(s, tools, {
+    flows: o.idleFlows,
+    settleMs: o.settleMs,
+    rounds: o.runs,
+  });
+  log(`  ${s.kind} idle flows: ${m.opened} open; after warm-up ${(m.baseRss / MB).toFixed(1)} MB`);
+  for (const r of m.rounds) {
+    const perFlow = (r.openRss - m.baseRss) / Math.max(1, m.opened) / 1024;
+    log(
+      `  ${s.kind} idle flows open ${(r.openRss / MB).toFixed(1)} MB, closed ${
+        (r.afterRss / MB).toFixed(1)
+      } MB`,
+    );
+    record(samples, "perFlow", s.kind, perFlow);
+    record(samples, "afterClose", s.kind, (r.afterRss / m.baseRss - 1) * 100);
+    record(samples, "rssPeak", s.kind, r.openRss / MB);
+  }
+}
+
+/** One connection-rate run (ours: with the netstack's packets per connection in the log). */
+async function measureConn(
+  s: Scenario,
+  tools: Tools,
+  o: E2EOptions,
+  samples: Samples,
+  log: (s: string) => void,
+  peek: (s: Scenario) => Promise<void>,
+): Promise<void> {
+  const before = await s.netstackStats();
+  const c = await connRate(s, tools, o.seconds);
+  const after = await s.netstackStats();
+  // each packet is a datagram, an encryption and a thread hop
+  const perConn = (k: string) =>
+    ((after![k]! - before![k]!) / Math.max(1, c.cps * o.seconds)).toFixed(2);
+  const packets = before && after
+    ? ` packets in/out per connection ${perConn("packets.in")}/${perConn("packets.out")}`
+    : "";
+  log(
+    `  ${s.kind} conn/s ${c.cps.toFixed(0)} p50 ${c.p50Us.toFixed(0)} µs p99 ${
+      c.p99Us.toFixed(0)
+    } µs errors ${c.errors} server CPU ${c.cpuUsPerConn.toFixed(0)} µs/conn${packets}`,
+  );
+  record(samples, "cps", s.kind, c.cps);
+  if (s.sutPids.length > 0) record(samples, "cpuConn", s.kind, c.cpuUsPerConn);
+  record(samples, "p50", s.kind, c.p50Us);
+  record(samples, "p99", s.kind, c.p99Us);
+  await peek(s);
+}
+
+/** One UDP rate search each way. */
+async function measureUdp(
+  s: Scenario,
+  o: E2EOptions,
+  samples: Samples,
+  log: (s: string) => void,
+  peek: (s: Scenario) => Promise<void>,
+): Promise<void> {
+  for (const down of [false, true]) {
+    const u = await udpRateSearch(s, { seconds: o.udpSeconds, down, maxSteps: o.udpSteps });
+    const steps = u.steps.map((x) =>
+      `${x.offeredMbps.toFixed(0)}→${x.receivedMbps.toFixed(0)}:${x.lossPercent.toFixed(2)}%`
+    ).join(" ");
+    const best = `${u.bestMbps.toFixed(0)}→${u.bestReceivedMbps.toFixed(0)}`;
+    log(`  ${s.kind} udp ${down ? "down" : "up"} best ${best} Mbit/s (offer→got:loss ${steps})`);
+    record(samples, down ? "udpDown" : "udpUp", s.kind, u.bestReceivedMbps);
+  }
+  await peek(s);
+}
+
 /** Runs the benchmark; prints progress on stderr and returns the table. */
 export async function runE2E(options: Partial<E2EOptions> = {}): Promise<E2EResult> {
   const o: E2EOptions = { ...DEFAULT_E2E_OPTIONS, ...options };
@@ -169,31 +248,37 @@ export async function runE2E(options: Partial<E2EOptions> = {}): Promise<E2EResu
   const samples: Samples = new Map();
   const info: Record<string, unknown> = {};
   const tools = await buildTools();
-  let current: Scenario | undefined;
+  // Every scenario of a phase is up at once (each in its own namespaces; the idle ones cost
+  // nothing) and the runs alternate between them, so the host's drift over minutes — large on
+  // this shared VM — hits A and ours alike instead of whichever block ran in a slow spell.
+  const live: Scenario[] = [];
+  const closeAll = async () => {
+    for (const s of live.splice(0)) await s.close();
+  };
   const onSignal = async () => {
     log("interrupted: removing namespaces");
-    await current?.close();
+    await closeAll();
     await removeTools(tools);
     Deno.exit(130);
   };
   Deno.addSignalListener("SIGINT", onSignal);
   // Bounds every helper's life: generous for a full run, and they also exit when we do.
   const maxSeconds = 3600;
+  const peek = async (s: Scenario) => {
+    if (s.sutPids.length > 0) {
+      record(samples, "rssPeak", s.kind, (await totalRssBytes(s.sutPids)) / MB);
+    }
+  };
   try {
     const plainPath = o.measures.some((m) => m !== "impaired");
     for (const kind of plainPath ? o.scenarios : []) {
       log(`scenario ${kind}: building`);
-      current = await buildScenario({ kind, tools, udpBackend: o.udpBackend, maxSeconds });
-      const s = current;
+      const s = await buildScenario({ kind, tools, udpBackend: o.udpBackend, maxSeconds });
+      live.push(s);
       if (kind === "ours") {
         info.oursBackend = s.info.backend;
         log(`  ours: UDP backend ${s.info.backend}`);
       }
-      const peek = async () => {
-        if (s.sutPids.length > 0) {
-          record(samples, "rssPeak", kind, (await totalRssBytes(s.sutPids)) / MB);
-        }
-      };
       if (s.sutPids.length > 0) {
         const rss = (await totalRssBytes(s.sutPids)) / MB;
         record(samples, "rssStart", kind, rss);
@@ -201,104 +286,50 @@ export async function runE2E(options: Partial<E2EOptions> = {}): Promise<E2EResu
       }
       // Memory first: on a fresh process, before bulk traffic has grown the heaps (wasm memory
       // never shrinks and V8 keeps freed pages, which hides 1,000 flows' worth of memory).
-      if (has("rss") && s.sutPids.length > 0) {
-        const m = await idleFlowMemory(s, tools, {
-          flows: o.idleFlows,
-          settleMs: o.settleMs,
-          rounds: o.runs,
-        });
-        log(
-          `  ${kind} idle flows: ${m.opened} open; after warm-up ${(m.baseRss / MB).toFixed(1)} MB`,
-        );
-        for (const r of m.rounds) {
-          const perFlow = (r.openRss - m.baseRss) / Math.max(1, m.opened) / 1024;
-          log(
-            `  ${kind} idle flows open ${(r.openRss / MB).toFixed(1)} MB, closed ${
-              (r.afterRss / MB).toFixed(1)
-            } MB`,
-          );
-          record(samples, "perFlow", kind, perFlow);
-          record(samples, "afterClose", kind, (r.afterRss / m.baseRss - 1) * 100);
-          record(samples, "rssPeak", kind, r.openRss / MB);
-        }
-      }
-      if (has("tcp")) await measureTcp(s, o, samples, log, peek);
-      if (has("conn")) {
-        for (let r = 0; r < o.runs; r++) {
-          const before = await s.netstackStats();
-          const c = await connRate(s, tools, o.seconds);
-          const after = await s.netstackStats();
-          // ours: the netstack's packets per connection (each is a datagram and a thread hop)
-          const perConn = before && after
-            ? ` packets in/out per connection ${
-              ((after["packets.in"]! - before["packets.in"]!) / (c.cps * o.seconds)).toFixed(2)
-            }/${
-              ((after["packets.out"]! - before["packets.out"]!) / (c.cps * o.seconds)).toFixed(2)
-            }`
-            : "";
-          log(
-            `  ${kind} conn/s ${c.cps.toFixed(0)} p50 ${c.p50Us.toFixed(0)} µs p99 ${
-              c.p99Us.toFixed(0)
-            } µs errors ${c.errors} server CPU ${c.cpuUsPerConn.toFixed(0)} µs/conn${perConn}`,
-          );
-          record(samples, "cps", kind, c.cps);
-          if (s.sutPids.length > 0) record(samples, "cpuConn", kind, c.cpuUsPerConn);
-          record(samples, "p50", kind, c.p50Us);
-          record(samples, "p99", kind, c.p99Us);
-          await peek();
-        }
-      }
-      if (has("udp")) {
-        for (let r = 0; r < o.runs; r++) {
-          for (const down of [false, true]) {
-            const u = await udpRateSearch(s, { seconds: o.udpSeconds, down, maxSteps: o.udpSteps });
-            const steps = u.steps.map((x) =>
-              `${x.offeredMbps.toFixed(0)}→${x.receivedMbps.toFixed(0)}:${
-                x.lossPercent.toFixed(2)
-              }%`
-            ).join(" ");
-            const best = `${u.bestMbps.toFixed(0)}→${u.bestReceivedMbps.toFixed(0)}`;
-            log(
-              `  ${kind} udp ${down ? "down" : "up"} best ${best} Mbit/s (offer→got:loss ${steps})`,
-            );
-            record(samples, down ? "udpDown" : "udpUp", kind, u.bestReceivedMbps);
-          }
-          await peek();
-        }
-      }
-      await s.close();
-      current = undefined;
+      if (has("rss") && s.sutPids.length > 0) await measureIdleFlows(s, tools, o, samples, log);
     }
+    for (let r = 0; r < o.runs; r++) {
+      log(`run ${r + 1} of ${o.runs}`);
+      if (has("tcp")) {
+        for (const s of live) await measureTcp(s, o, samples, log, () => peek(s));
+      }
+      if (has("conn")) { for (const s of live) await measureConn(s, tools, o, samples, log, peek); }
+      if (has("udp")) { for (const s of live) await measureUdp(s, o, samples, log, peek); }
+    }
+    await closeAll();
     if (has("impaired")) {
       for (const kind of o.scenarios.filter((k) => k !== "plain")) {
         log(`scenario ${kind} over the impaired path: building`);
-        current = await buildScenario({
-          kind,
-          tools,
-          udpBackend: o.udpBackend,
-          maxSeconds,
-          impair: o.impair,
-        });
-        for (let r = 0; r < o.runs; r++) {
+        live.push(
+          await buildScenario({
+            kind,
+            tools,
+            udpBackend: o.udpBackend,
+            maxSeconds,
+            impair: o.impair,
+          }),
+        );
+      }
+      for (let r = 0; r < o.runs; r++) {
+        for (const s of live) {
           for (const down of [false, true]) {
-            const { t, counters } = await throughputWithCounters(current, {
+            const { t, counters } = await throughputWithCounters(s, {
               seconds: o.seconds,
               streams: 1,
               down,
             });
             log(
-              `  ${kind} impaired ${down ? "down" : "up"} ${t.mbps.toFixed(1)} Mbit/s${counters}`,
+              `  ${s.kind} impaired ${down ? "down" : "up"} ${t.mbps.toFixed(1)} Mbit/s${counters}`,
             );
-            record(samples, down ? "impDown" : "impUp", kind, t.mbps);
+            record(samples, down ? "impDown" : "impUp", s.kind, t.mbps);
           }
         }
-        await current.close();
-        current = undefined;
       }
+      await closeAll();
     }
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
-    await current?.close();
+    await closeAll();
     await removeTools(tools);
   }
 
@@ -322,6 +353,7 @@ export async function runE2E(options: Partial<E2EOptions> = {}): Promise<E2EResu
   return { machine, rows, text, markdown };
 }
 
+/** One run of each iperf3 TCP case (1 and 4 streams, up and down). */
 async function measureTcp(
   s: Scenario,
   o: E2EOptions,
@@ -337,23 +369,21 @@ async function measureTcp(
   ];
   // NEWT_BENCH_TCP_CASES=tcpUp1,… runs only those (e.g. with NEWT_BENCH_CPU_PROF, one profile)
   const only = Deno.env.get("NEWT_BENCH_TCP_CASES")?.split(",");
-  for (let r = 0; r < o.runs; r++) {
-    for (const c of cases.filter((c) => !only || only.includes(c.key))) {
-      const { t, counters } = await throughputWithCounters(s, {
-        seconds: o.seconds,
-        streams: c.streams,
-        down: c.down,
-      });
-      log(
-        `  ${s.kind} ${c.key} ${t.mbps.toFixed(0)} Mbit/s, server ${
-          t.cpuPerGbit.toFixed(2)
-        } CPU·s/Gbit${counters}`,
-      );
-      record(samples, c.key, s.kind, t.mbps);
-      if (c.cpu && s.sutPids.length > 0) record(samples, c.cpu, s.kind, t.cpuPerGbit);
-      await peek();
-      await sleep(300);
-    }
+  for (const c of cases.filter((c) => !only || only.includes(c.key))) {
+    const { t, counters } = await throughputWithCounters(s, {
+      seconds: o.seconds,
+      streams: c.streams,
+      down: c.down,
+    });
+    log(
+      `  ${s.kind} ${c.key} ${t.mbps.toFixed(0)} Mbit/s, server ${
+        t.cpuPerGbit.toFixed(2)
+      } CPU·s/Gbit${counters}`,
+    );
+    record(samples, c.key, s.kind, t.mbps);
+    if (c.cpu && s.sutPids.length > 0) record(samples, c.cpu, s.kind, t.cpuPerGbit);
+    await peek();
+    await sleep(300);
   }
 }
 
