@@ -95,9 +95,10 @@ export function resultsMarkdown(machine: MachineInfo, rows: readonly Row[]): str
   return [
     "# End-to-end benchmark results",
     "",
-    "Written by `bench/e2e/main.ts` (`deno task bench`, as root). Medians of the runs (the",
-    "highest-sample row is a maximum); ↑ higher is better, ↓ lower is better; ours/A is the ratio",
-    "of the two. Empty cells were not measured; — means every run failed.",
+    "Written by `bench/e2e/main.ts` (`deno task bench`, as root). Medians of the runs, which",
+    "alternate between the scenarios (the highest-sample row is a maximum); ↑ higher is better,",
+    "↓ lower is better; ours/A is the ratio of the two. Empty cells were not measured; — means",
+    "every run failed.",
     "",
     `- Date: ${machine.date}`,
     `- Machine: ${machine.nproc} CPUs, ${machine.cpu}, Linux ${machine.kernel}`,
