@@ -45,13 +45,10 @@ export class TimerQueue {
   #seq = 0;
   #handle: number | null = null;
   #armedAt = Infinity;
-  /** Whether the runtime timer keeps the process alive (false while the queue is empty). */
-  #refed = false;
   #holders = 0;
   readonly #onTimer = () => {
     this.#handle = null;
     this.#armedAt = Infinity;
-    this.#refed = false;
     this.#fireDue();
   };
 
@@ -67,6 +64,7 @@ export class TimerQueue {
 
   /** Calls `fn` once, `ms` milliseconds from now (unless cancelled first). */
   schedule(fn: () => void, ms: number): QueuedTimer {
+    const wasIdle = this.#heap.length === 0;
     const entry: Entry = {
       at: this.#clock.now() + (ms > 0 ? ms : 0), // NaN and negatives: now
       seq: this.#seq++,
@@ -76,7 +74,7 @@ export class TimerQueue {
     this.#heap.push(entry);
     this.#up(entry.index);
     if (entry.at < this.#armedAt) this.#arm(entry.at);
-    else if (!this.#refed) this.#ref();
+    else if (wasIdle && this.#handle !== null) this.#clock.refTimer?.(this.#handle); // see #idle
     return entry;
   }
 
@@ -136,7 +134,6 @@ export class TimerQueue {
   #arm(at: number): void {
     if (this.#handle !== null) this.#clock.clearTimeout(this.#handle);
     this.#armedAt = at;
-    this.#refed = true;
     // Runtime timers take at most 2^31-1 ms (longer fires at once); a later deadline re-arms.
     const delay = Math.min(Math.max(0, at - this.#clock.now()), MAX_RUNTIME_DELAY_MS);
     this.#handle = this.#clock.setTimeout(this.#onTimer, delay);
@@ -146,7 +143,6 @@ export class TimerQueue {
     if (this.#handle !== null) this.#clock.clearTimeout(this.#handle);
     this.#handle = null;
     this.#armedAt = Infinity;
-    this.#refed = false;
   }
 
   /** The queue emptied: the runtime timer may stay armed, but must not keep the process alive. */
@@ -160,13 +156,6 @@ export class TimerQueue {
       return;
     }
     this.#clock.unrefTimer(this.#handle);
-    this.#refed = false;
-  }
-
-  #ref(): void {
-    if (this.#handle === null) return;
-    this.#clock.refTimer!(this.#handle);
-    this.#refed = true;
   }
 
   #remove(i: number): void {
