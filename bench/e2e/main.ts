@@ -161,14 +161,23 @@ function record(samples: Samples, key: string, kind: ScenarioKind, value: number
 
 const MB = 1024 * 1024;
 
+/** What every measure of a run shares: options, helpers, where samples go, how logs go. */
+interface Bench {
+  o: E2EOptions;
+  tools: Tools;
+  samples: Samples;
+  log: (s: string) => void;
+}
+
+/** Samples the system under test's RSS for the "highest sample" row. */
+async function peek({ samples }: Bench, s: Scenario): Promise<void> {
+  if (s.sutPids.length > 0) {
+    record(samples, "rssPeak", s.kind, (await totalRssBytes(s.sutPids)) / MB);
+  }
+}
+
 /** RSS with rounds of idle flows open and after they close (the process must be fresh). */
-async function measureIdleFlows(
-  s: Scenario,
-  tools: Tools,
-  o: E2EOptions,
-  samples: Samples,
-  log: (s: string) => void,
-): Promise<void> {
+async function measureIdleFlows(s: Scenario, { o, tools, samples, log }: Bench): Promise<void> {
   const m = await idleFlowMemory(s, tools, {
     flows: o.idleFlows,
     settleMs: o.settleMs,
@@ -189,20 +198,13 @@ async function measureIdleFlows(
 }
 
 /** One connection-rate run (ours: with the netstack's packets per connection in the log). */
-async function measureConn(
-  s: Scenario,
-  tools: Tools,
-  o: E2EOptions,
-  samples: Samples,
-  log: (s: string) => void,
-  peek: (s: Scenario) => Promise<void>,
-): Promise<void> {
+async function measureConn(s: Scenario, b: Bench): Promise<void> {
+  const { o, tools, samples, log } = b;
   const before = await s.netstackStats();
   const c = await connRate(s, tools, o.seconds);
   const after = await s.netstackStats();
   // each packet is a datagram, an encryption and a thread hop
-  const perConn = (k: string) =>
-    ((after![k]! - before![k]!) / Math.max(1, c.cps * o.seconds)).toFixed(2);
+  const perConn = (k: string) => ((after![k]! - before![k]!) / Math.max(1, c.count)).toFixed(2);
   const packets = before && after
     ? ` packets in/out per connection ${perConn("packets.in")}/${perConn("packets.out")}`
     : "";
@@ -215,17 +217,12 @@ async function measureConn(
   if (s.sutPids.length > 0) record(samples, "cpuConn", s.kind, c.cpuUsPerConn);
   record(samples, "p50", s.kind, c.p50Us);
   record(samples, "p99", s.kind, c.p99Us);
-  await peek(s);
+  await peek(b, s);
 }
 
 /** One UDP rate search each way. */
-async function measureUdp(
-  s: Scenario,
-  o: E2EOptions,
-  samples: Samples,
-  log: (s: string) => void,
-  peek: (s: Scenario) => Promise<void>,
-): Promise<void> {
+async function measureUdp(s: Scenario, b: Bench): Promise<void> {
+  const { o, samples, log } = b;
   for (const down of [false, true]) {
     const u = await udpRateSearch(s, { seconds: o.udpSeconds, down, maxSteps: o.udpSteps });
     const steps = u.steps.map((x) =>
@@ -235,7 +232,7 @@ async function measureUdp(
     log(`  ${s.kind} udp ${down ? "down" : "up"} best ${best} Mbit/s (offer→got:loss ${steps})`);
     record(samples, down ? "udpDown" : "udpUp", s.kind, u.bestReceivedMbps);
   }
-  await peek(s);
+  await peek(b, s);
 }
 
 /** Runs the benchmark; prints progress on stderr and returns the table. */
@@ -264,11 +261,7 @@ export async function runE2E(options: Partial<E2EOptions> = {}): Promise<E2EResu
   Deno.addSignalListener("SIGINT", onSignal);
   // Bounds every helper's life: generous for a full run, and they also exit when we do.
   const maxSeconds = 3600;
-  const peek = async (s: Scenario) => {
-    if (s.sutPids.length > 0) {
-      record(samples, "rssPeak", s.kind, (await totalRssBytes(s.sutPids)) / MB);
-    }
-  };
+  const bench: Bench = { o, tools, samples, log };
   try {
     const plainPath = o.measures.some((m) => m !== "impaired");
     for (const kind of plainPath ? o.scenarios : []) {
@@ -286,15 +279,15 @@ export async function runE2E(options: Partial<E2EOptions> = {}): Promise<E2EResu
       }
       // Memory first: on a fresh process, before bulk traffic has grown the heaps (wasm memory
       // never shrinks and V8 keeps freed pages, which hides 1,000 flows' worth of memory).
-      if (has("rss") && s.sutPids.length > 0) await measureIdleFlows(s, tools, o, samples, log);
+      if (has("rss") && s.sutPids.length > 0) await measureIdleFlows(s, bench);
     }
     for (let r = 0; r < o.runs; r++) {
       log(`run ${r + 1} of ${o.runs}`);
       if (has("tcp")) {
-        for (const s of live) await measureTcp(s, o, samples, log, () => peek(s));
+        for (const s of live) await measureTcp(s, bench);
       }
-      if (has("conn")) { for (const s of live) await measureConn(s, tools, o, samples, log, peek); }
-      if (has("udp")) { for (const s of live) await measureUdp(s, o, samples, log, peek); }
+      if (has("conn")) { for (const s of live) await measureConn(s, bench); }
+      if (has("udp")) { for (const s of live) await measureUdp(s, bench); }
     }
     await closeAll();
     if (has("impaired")) {
@@ -354,13 +347,8 @@ export async function runE2E(options: Partial<E2EOptions> = {}): Promise<E2EResu
 }
 
 /** One run of each iperf3 TCP case (1 and 4 streams, up and down). */
-async function measureTcp(
-  s: Scenario,
-  o: E2EOptions,
-  samples: Samples,
-  log: (s: string) => void,
-  peek: () => Promise<void>,
-): Promise<void> {
+async function measureTcp(s: Scenario, b: Bench): Promise<void> {
+  const { o, samples, log } = b;
   const cases = [
     { key: "tcpUp1", cpu: "cpuUp", streams: 1, down: false },
     { key: "tcpDown1", cpu: "cpuDown", streams: 1, down: true },
@@ -382,7 +370,7 @@ async function measureTcp(
     );
     record(samples, c.key, s.kind, t.mbps);
     if (c.cpu && s.sutPids.length > 0) record(samples, c.cpu, s.kind, t.cpuPerGbit);
-    await peek();
+    await peek(b, s);
     await sleep(300);
   }
 }

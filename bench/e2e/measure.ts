@@ -145,6 +145,8 @@ export async function udpRateSearch(
 
 /** Sequential connect / 1 byte / echo / close. */
 export interface ConnRate {
+  /** Connections completed. */
+  count: number;
   /** Connections per second. */
   cps: number;
   /** Median latency from connect() to the echo, µs. */
@@ -177,10 +179,11 @@ export async function connRate(s: Scenario, tools: Tools, seconds: number): Prom
       errors: number;
     };
     const cpuUsPerConn = j.count > 0 ? cpu / j.count * 1e6 : NaN;
-    return { cps: j.cps, p50Us: j.p50_us, p99Us: j.p99_us, errors: j.errors, cpuUsPerConn };
+    const { count, cps, p50_us: p50Us, p99_us: p99Us, errors } = j;
+    return { count, cps, p50Us, p99Us, errors, cpuUsPerConn };
   } catch (e) {
     console.error(`  conn probe failed: ${(e as Error).message.slice(0, 300)}`);
-    return { cps: NaN, p50Us: NaN, p99Us: NaN, errors: NaN, cpuUsPerConn: NaN };
+    return { count: 0, cps: NaN, p50Us: NaN, p99Us: NaN, errors: NaN, cpuUsPerConn: NaN };
   }
 }
 

@@ -9,10 +9,10 @@ import type { Netns } from "../../tests/interop/_netns.ts";
 const MAX_LINES = 256;
 const MAX_STDERR = 16 * 1024;
 
-/** A process started with `ip netns exec`; its pid is the command's own (ip execs it). */
 /** NEWT_BENCH_STDOUT=FILE: every process's stdout is also appended to FILE (e.g. --trace-gc). */
 const STDOUT_COPY = Deno.env.get("NEWT_BENCH_STDOUT");
 
+/** A process started with `ip netns exec`; its pid is the command's own (ip execs it). */
 export class NsProcess {
   readonly #child: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;

@@ -433,7 +433,7 @@ export class Netstack {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    flowTimers.release(); // the cancels below, or the last flow timer, then clear its timer
+    flowTimers.release(); // once the last flow timer is gone (below or later), its timer is cleared
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#held.clear();
