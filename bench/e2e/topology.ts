@@ -243,6 +243,8 @@ async function startOurs(
       "MaxFlows = off",
       "MaxFlowsPerPeer = off",
       "NewFlowRate = off",
+      // NEWT_BENCH_PROXY: extra [Proxy] lines for looking into an option (main.ts)
+      ...(Deno.env.get("NEWT_BENCH_PROXY")?.split(";").map((l) => l.trim()) ?? []),
       "",
     ].join("\n"),
     { mode: 0o600 },

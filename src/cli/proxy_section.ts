@@ -14,6 +14,7 @@
  * NewFlowRate = 50/s         # new flows/s per peer, burst 2x (N, N/s or N/m; off = unlimited; default 200/s)
  * FlowBandwidth = 10M        # per flow and direction, bytes/s with K/M/G (off = unlimited, the default)
  * TcpConnectTimeout = 5s     # durations: 500ms, 5s, 2m, 1h; a bare number is seconds
+ * AcceptBeforeDial = on      # SYN-ACK before the dial for targets reached in the last 30 s (off by default)
  * TcpIdleTimeout = 60s
  * UdpIdleTimeout = 60s
  * DrainTimeout = 10s         # on SIGINT/SIGTERM, how long open flows may finish
@@ -72,6 +73,8 @@ export interface ProxyOptions {
   flowBandwidth: number | undefined;
   /** TCP dial timeout towards the target. */
   tcpConnectTimeoutMs: number;
+  /** Accept SYNs to recently reachable targets before dialing them (FlowProxyOptions). */
+  acceptBeforeDial: boolean;
   /** TCP idle timeout (after half-close, and with no traffic). */
   tcpIdleTimeoutMs: number;
   /** UDP session idle timeout. */
@@ -101,6 +104,7 @@ export const DEFAULT_PROXY_OPTIONS: Readonly<ProxyOptions> = Object.freeze({
   newFlowRate: undefined,
   flowBandwidth: undefined,
   tcpConnectTimeoutMs: 5_000,
+  acceptBeforeDial: false,
   tcpIdleTimeoutMs: 60_000,
   udpIdleTimeoutMs: 60_000,
   drainTimeoutMs: 10_000,
@@ -201,6 +205,11 @@ const KEYS: Record<string, Setter> = {
   NewFlowRate: (o, v) => void (o.newFlowRate = parseRate(v)),
   FlowBandwidth: (o, v) => void (o.flowBandwidth = parseBandwidth(v)),
   TcpConnectTimeout: durationSetter("tcpConnectTimeoutMs", 1, 300_000),
+  AcceptBeforeDial: (o, v) => {
+    const b = parseBool(v);
+    if (b === undefined) throw new Error("must be on or off");
+    o.acceptBeforeDial = b;
+  },
   TcpIdleTimeout: durationSetter("tcpIdleTimeoutMs", 1_000, 86_400_000),
   UdpIdleTimeout: durationSetter("udpIdleTimeoutMs", 1_000, 86_400_000),
   DrainTimeout: durationSetter("drainTimeoutMs", 0, 600_000),

@@ -51,6 +51,7 @@ export function flowProxyOptions(
       udpIdleTimeoutMs: o.udpIdleTimeoutMs,
     },
     flowLog: o.flowLog,
+    acceptBeforeDial: o.acceptBeforeDial,
     ownEndpoints: ownTcpPorts.map((port) => ({ port, proto: "tcp" as const })),
   };
 }

@@ -108,6 +108,11 @@ SIGINT/SIGTERM drain flows and exit 0.`,
     },
     { name: "no-flow-log", type: "boolean", description: "do not log one line per flow" },
     {
+      name: "accept-before-dial",
+      type: "boolean",
+      description: "answer SYNs to targets reached in the last 30s before dialing them",
+    },
+    {
       name: "drain-timeout",
       type: "string",
       value: "DURATION",
@@ -158,6 +163,7 @@ function readRunFlags(flags: ParsedFlags): RunFlags {
     overrides.logFormat = format;
   }
   if (booleanFlag(flags, "no-flow-log")) overrides.flowLog = false;
+  if (booleanFlag(flags, "accept-before-dial")) overrides.acceptBeforeDial = true;
   const metrics = stringFlag(flags, "metrics");
   const metricsOff = metrics?.toLowerCase() === "off";
   if (metrics !== undefined && !metricsOff) {
@@ -318,6 +324,7 @@ async function reloadPeers(handle: ServerHandle, src: Source, log: Logger): Prom
     });
     handle.net.proxy.admission.setLimits(flow.limits ?? {});
     handle.net.proxy.stats.flowLog = proxy.flowLog;
+    handle.net.proxy.acceptBeforeDial = proxy.acceptBeforeDial;
     src.config = { wg: { ...next.config.wg, interface: oldIface }, proxy };
     log.info("peers reloaded", {
       path: src.path,

@@ -22,6 +22,7 @@ export interface NetstackExports {
   tcp_abort_pending(): number;
   tcp_write(fid: number, len: number): number;
   tcp_space(fid: number): number;
+  tcp_unacked(fid: number): number;
   tcp_recved(fid: number, n: number): number;
   tcp_shutdown(fid: number): number;
   tcp_close(fid: number): number;

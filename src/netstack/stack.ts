@@ -217,6 +217,7 @@ export class Netstack {
       tcpShutdown: (fid) => this.#run(() => this.#x.tcp_shutdown(fid)),
       tcpClose: (fid) => this.#releaseConn(fid, () => this.#x.tcp_close(fid)),
       tcpAbort: (fid) => this.#releaseConn(fid, () => this.#x.tcp_abort(fid)),
+      tcpUnacked: (fid) => Math.max(0, this.#x.tcp_unacked(fid)),
     };
     this.#udpDriver = {
       udpSend: (sid, data, to) => this.#udpSend(sid, data, to),

@@ -7,6 +7,7 @@
  * @module
  */
 import { ClosedError, ConnectionResetError, lwipErrorName } from "./errors.ts";
+import { flowTimers } from "../timer_queue.ts";
 
 /** What a connection needs from its stack (implemented by Netstack). */
 export interface TcpDriver {
@@ -23,6 +24,8 @@ export interface TcpDriver {
   tcpClose(fid: number): void;
   /** Sends RST and frees the id. */
   tcpAbort(fid: number): void;
+  /** Bytes written that the peer has not acknowledged yet (0 once the flow is gone). */
+  tcpUnacked(fid: number): number;
 }
 
 /** TcpDriver.tcpWrite's answer when the shared heap, not this flow's window, stalled a write. */
@@ -146,6 +149,27 @@ export class TcpConn {
     const e = new ConnectionResetError("connection aborted locally");
     this.#finish(e);
     this.#closed.resolve(e);
+  }
+
+  /**
+   * Sends RST once the peer acknowledged every byte written so far, or after `timeoutMs`: a
+   * reset that follows data (a target's last bytes, then its RST) must not drop that data, as
+   * an immediate abort drops whatever the windows have not let out yet.
+   */
+  async resetWhenSent(timeoutMs: number): Promise<void> {
+    let expired = false;
+    const timer = flowTimers.schedule(() => {
+      expired = true;
+      this.onSent();
+    }, timeoutMs);
+    try {
+      while (!this.#released && !expired && this.#driver.tcpUnacked(this.#fid) > 0) {
+        await this.#waitSent(false);
+      }
+    } finally {
+      flowTimers.cancel(timer);
+    }
+    this.reset();
   }
 
   /** Nagle is always off on this stack; kept for `Deno.TcpConn` compatibility. */

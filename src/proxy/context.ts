@@ -8,6 +8,7 @@ import type { Logger } from "../log.ts";
 import type { FlowAdmission } from "./limits.ts";
 import type { Policy } from "./policy.ts";
 import type { ProxyStats } from "./stats.ts";
+import type { WarmTargets } from "./warm_targets.ts";
 
 /** Timeouts, adjustable at runtime. */
 export interface ProxyTimeouts {
@@ -44,6 +45,8 @@ export interface ProxyContext {
   readonly timeouts: ProxyTimeouts;
   /** Logger. */
   readonly log: Logger;
+  /** Recently reachable targets; enabled only in the opt-in accept-before-dial mode. */
+  readonly warmTargets: WarmTargets;
   /** Milliseconds clock. */
   now(): number;
   /** The short key of the peer owning a tunnel source address ("" if none). */

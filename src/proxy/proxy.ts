@@ -16,6 +16,7 @@ import { Policy, type PolicyRule, type Proto } from "./policy.ts";
 import { ProxyStats } from "./stats.ts";
 import { handleTcpFlow } from "./tcp.ts";
 import { UdpProxy, type UdpProxyOptions } from "./udp.ts";
+import { WarmTargets } from "./warm_targets.ts";
 
 /** Options of a {@linkcode FlowProxy}. */
 export interface FlowProxyOptions {
@@ -41,6 +42,12 @@ export interface FlowProxyOptions {
   fdLimit?: number | null;
   /** Maps a peer's tunnel address to its short key (default: ""). */
   peerOf?: (address: string) => string;
+  /**
+   * Opt-in (default false): a SYN to a target that accepted a connection in the last 30 s gets
+   * its SYN-ACK at once, and the target is dialed meanwhile; should that dial fail, the peer's
+   * connection is reset. Other SYNs are held until their dial succeeds, as by default.
+   */
+  acceptBeforeDial?: boolean;
 }
 
 /** Proxies flows from a netstack to their real targets. */
@@ -86,13 +93,17 @@ export class FlowProxy {
     this.stats = new ProxyStats(log);
     this.stats.flowLog = options.flowLog ?? true;
     const peerOf = options.peerOf ?? (() => "");
+    const now = () => performance.now();
+    const warmTargets = new WarmTargets(now);
+    warmTargets.enabled = options.acceptBeforeDial ?? false;
     this.#ctx = {
       policy: this.policy,
       admission: this.admission,
       stats: this.stats,
       timeouts: this.#timeouts,
       log,
-      now: () => performance.now(),
+      warmTargets,
+      now,
       peerOf,
       track: (peer, abort) => {
         const id = this.#nextFlow++;
@@ -137,6 +148,15 @@ export class FlowProxy {
   /** Whether TCP / UDP proxying is on. */
   get enabled(): { tcp: boolean; udp: boolean } {
     return { tcp: this.#tcpOn, udp: this.#udpOn };
+  }
+
+  /** Whether SYNs to recently reachable targets are accepted before the dial (see options). */
+  get acceptBeforeDial(): boolean {
+    return this.#ctx.warmTargets.enabled;
+  }
+  /** Switches accept-before-dial at runtime; switching it off forgets the warm targets. */
+  set acceptBeforeDial(on: boolean) {
+    this.#ctx.warmTargets.enabled = on;
   }
 
   /** Current timeouts. */

@@ -2,7 +2,9 @@
  * The TCP forwarder. For each held SYN:
  *  1. admission limits, then the policy (rules, built-in deny set, Deno permission);
  *  2. dial the target with `Deno.connect` (connect timeout; the peer's RST cancels it);
- *  3. only then complete the handshake with the peer (`accept()`), or answer RST on failure;
+ *  3. only then complete the handshake with the peer (`accept()`), or answer RST on failure
+ *     (opt-in `acceptBeforeDial`: a target that accepted a connection lately is dialed while
+ *     the SYN-ACK travels, and a failed dial resets the accepted connection — warm_targets.ts);
  *  4. copy both ways with one reused buffer per direction; when one side finishes, half-close
  *     the other and let the rest run under an idle timer that traffic resets;
  *  5. close both, free everything, write the flow's log line.
@@ -48,6 +50,12 @@ function dialFailureReason(err: unknown): string {
   return "dial-failed";
 }
 
+function cancelledError(): Error {
+  const e = new Error("peer gave up");
+  e.name = "Cancelled";
+  return e;
+}
+
 /** Dials `host:port`, giving up after `timeoutMs` or when `signal` aborts. */
 async function dialWithTimeout(
   hostname: string,
@@ -55,6 +63,7 @@ async function dialWithTimeout(
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<Deno.TcpConn> {
+  if (signal.aborted) throw cancelledError();
   let timer: QueuedTimer | undefined;
   let onAbort: (() => void) | undefined;
   const pending = Deno.connect({ hostname, port, transport: "tcp" });
@@ -64,11 +73,7 @@ async function dialWithTimeout(
       e.name = "TimedOut";
       reject(e);
     }, timeoutMs);
-    onAbort = () => {
-      const e = new Error("peer gave up");
-      e.name = "Cancelled";
-      reject(e);
-    };
+    onAbort = () => reject(cancelledError());
     signal.addEventListener("abort", onAbort, { once: true });
   });
   try {
@@ -80,6 +85,21 @@ async function dialWithTimeout(
     flowTimers.cancel(timer);
     signal.removeEventListener("abort", onAbort!);
   }
+}
+
+/**
+ * Completes the peer's handshake before the dial. The returned signal replaces the held SYN's
+ * (which no longer fires once accepted): it aborts the dial when the peer resets the accepted
+ * connection or the accept itself fails.
+ */
+function acceptEarly(req: TcpFlowRequest): { conn: Promise<TcpConn>; signal: AbortSignal } {
+  const conn = req.accept();
+  const gone = new AbortController();
+  conn.then(
+    (c) => c.closed.then((err) => err && gone.abort(err)),
+    (err) => gone.abort(err),
+  );
+  return { conn, signal: gone.signal };
 }
 
 /** Handles one held SYN end to end. Never throws. */
@@ -106,16 +126,20 @@ export async function handleTcpFlow(ctx: ProxyContext, req: TcpFlowRequest): Pro
       req.refuse();
       return;
     }
+    const { address, port } = req.dst;
+    const early = ctx.warmTargets.has(address, port) ? acceptEarly(req) : null;
     try {
       target = await dialWithTimeout(
-        req.dst.address,
-        req.dst.port,
+        address,
+        port,
         ctx.timeouts.tcpConnectTimeoutMs,
-        req.signal,
+        early?.signal ?? req.signal,
       );
     } catch (err) {
       const why = dialFailureReason(err);
-      reason = (err as Error).name === "Cancelled"
+      const cancelled = (err as Error).name === "Cancelled";
+      if (!cancelled) ctx.warmTargets.forget(address, port);
+      reason = cancelled
         ? "cancelled"
         : why === "no-resources"
         ? "no-resources"
@@ -124,11 +148,13 @@ export async function handleTcpFlow(ctx: ProxyContext, req: TcpFlowRequest): Pro
         : "dial-failed";
       ctx.stats.refused("tcp", peer, why, dstText);
       if (why === "no-resources") ctx.admission.learnDescriptorLimit(ctx.log);
-      req.refuse();
+      if (early) (await early.conn.catch(() => null))?.reset();
+      else req.refuse();
       return;
     }
+    ctx.warmTargets.confirm(address, port);
     // Accept first: the peer's SYN-ACK need not wait for the two setsockopt calls.
-    const accepted = req.accept();
+    const accepted = early?.conn ?? req.accept();
     try {
       target.setNoDelay(true);
       target.setKeepAlive(true);
@@ -176,13 +202,16 @@ export async function handleTcpFlow(ctx: ProxyContext, req: TcpFlowRequest): Pro
 
 /**
  * Copies peer → target and target → peer until both directions end. A reset on one side resets
- * the other (after the bytes already read were written); `abort` ends both from outside.
+ * the other: the peer's RST only once it acknowledged every byte already read from the target
+ * (bounded by the idle timeout); `abort` ends both from outside.
  */
 class FlowCopy {
   #reason: CloseReason = "eof";
   #idle: QueuedTimer | undefined;
   #halfClosed = false;
   #finished = false;
+  /** The peer's RST waiting for its last bytes to be acknowledged (see abort). */
+  #draining: Promise<void> | null = null;
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -192,14 +221,26 @@ class FlowCopy {
     private readonly onDown: (n: number) => void,
   ) {}
 
-  /** Ends both sides now (RST to the peer); the first reason given is the one reported. */
+  /**
+   * Ends both sides (RST to the peer); the first reason given is the one reported. A "reset"
+   * lets the bytes already written towards the peer be delivered first; a later abort for
+   * another reason (shutdown, idle) resets at once.
+   */
   abort(why: CloseReason): void {
-    if (this.#finished || this.#reason !== "eof") return;
-    this.#reason = why;
+    if (this.#finished) return;
+    if (this.#reason === "eof") {
+      this.#reason = why;
+      try {
+        this.target.close();
+      } catch { /* closed */ }
+      if (why === "reset") {
+        this.#draining = this.conn.resetWhenSent(this.ctx.timeouts.tcpIdleTimeoutMs);
+        return;
+      }
+    } else if (why === "reset") {
+      return;
+    }
     this.conn.reset();
-    try {
-      this.target.close();
-    } catch { /* closed */ }
   }
 
   /** After one side finished, traffic restarts the idle timer. */
@@ -271,6 +312,7 @@ class FlowCopy {
       if (err) this.abort("reset");
     });
     await Promise.all([this.#upstream(), this.#downstream()]);
+    await this.#draining;
     this.#finished = true;
     flowTimers.cancel(this.#idle);
     return this.#reason;

@@ -22,6 +22,7 @@ MaxFlows = 10000
 MaxFlowsPerPeer = off
 NewFlowRate = 120/m
 TcpConnectTimeout = 500ms
+AcceptBeforeDial = on
 TcpIdleTimeout = 2m
 UdpIdleTimeout = 30
 DrainTimeout = 0
@@ -42,6 +43,7 @@ ClientDNS = 10.88.0.1
   assert.equal(proxy.maxFlowsPerPeer, Infinity, "off = no limit");
   assert.equal(proxy.newFlowRate, 2);
   assert.equal(proxy.tcpConnectTimeoutMs, 500);
+  assert.equal(proxy.acceptBeforeDial, true);
   assert.equal(proxy.tcpIdleTimeoutMs, 120_000);
   assert.equal(proxy.udpIdleTimeoutMs, 30_000);
   assert.equal(proxy.drainTimeoutMs, 0);
@@ -71,6 +73,7 @@ Deno.test("[Proxy]: absent section gives the documented defaults", () => {
   assert.deepEqual(proxy, { ...DEFAULT_PROXY_OPTIONS, rules: [] });
   assert.equal(proxy.tcpConnectTimeoutMs, 5000);
   assert.equal(proxy.flowLog, true);
+  assert.equal(proxy.acceptBeforeDial, false, "dial first unless asked");
 });
 
 Deno.test("bad configs: errors name the line and the problem", () => {
@@ -89,6 +92,7 @@ Deno.test("bad configs: errors name the line and the problem", () => {
     ["[Proxy]\nMetrics = localhost\n", 5, /invalid Metrics 'localhost'/],
     ["[Proxy]\nDnsUpstream = dns.google\n", 5, /invalid DnsUpstream/],
     ["[Proxy]\nFlowLog = maybe\n", 5, /must be on or off/],
+    ["[Proxy]\nAcceptBeforeDial = sometimes\n", 5, /invalid AcceptBeforeDial .*must be on or off/],
     ["[Proxy]\nDnsUpstream = 1.1.1.1\nDnsUpstream = 8.8.8.8\n", 6, /duplicate DnsUpstream/],
     ["[Proxy]\nNewFlowRate = fast\n", 5, /invalid NewFlowRate/],
     ["[Proxy]\n\n[Proxy]\n", 6, /duplicate \[Proxy\] section \(first on line 4\)/],
@@ -146,6 +150,7 @@ MaxFlowsPerPeer = 7
 NewFlowRate = 10/s
 TcpIdleTimeout = 9s
 FlowLog = off
+AcceptBeforeDial = on
 DnsUpstream = 9.9.9.9:5353
 `,
   );
@@ -158,6 +163,7 @@ DnsUpstream = 9.9.9.9:5353
   });
   assert.equal(flow.timeouts?.tcpIdleTimeoutMs, 9000);
   assert.equal(flow.flowLog, false);
+  assert.equal(flow.acceptBeforeDial, true);
   assert.deepEqual(flow.ownEndpoints, [{ port: 9090, proto: "tcp" }]);
   assert.deepEqual(dnsResolverOption(proxy), { upstream: { ipAddr: "9.9.9.9", port: 5353 } });
   assert.equal(dnsResolverOption({ ...proxy, dnsResolver: false }), false);

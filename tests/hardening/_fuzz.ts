@@ -109,18 +109,48 @@ export function mutate(rng: Rng, base: Uint8Array, focus = base.length): Uint8Ar
 /** A logger with no handlers: nothing is formatted or printed. */
 export const quietLogger: Logger = new Logger("hardening-quiet", "CRITICAL");
 
-/**
- * Open file descriptors of this process (Linux: entries of /proc/<pid>/fd). Deno 2.9.6 wants
- * --allow-all to read /proc/<pid> once --allow-run is granted, so a child `ls` counts them; its
- * own pipes add the same few entries to every count, so before/after compare fairly.
- */
-export function openFds(): number {
+/** Inodes of the sockets this process holds (through a child `ls`: Deno 2.9.6 wants --allow-all
+ * to read /proc/<pid> once --allow-run is granted). */
+export function socketInodes(): Set<string> {
   const out = new Deno.Command("sh", {
-    args: ["-c", `ls /proc/${Deno.pid}/fd | wc -l`],
+    args: ["-c", `ls -l /proc/${Deno.pid}/fd`],
     stdout: "piped",
     stderr: "null",
   }).outputSync();
-  return Number(new TextDecoder().decode(out.stdout).trim());
+  const text = new TextDecoder().decode(out.stdout);
+  return new Set([...text.matchAll(/socket:\[(\d+)\]/g)].map((m) => m[1]!));
+}
+
+/** The kernel's socket tables: inode → the ports at its two ends ([] for a unix socket). */
+function listedSockets(): Map<string, number[]> {
+  const listed = new Map<string, number[]>();
+  for (const t of ["tcp", "tcp6", "udp", "udp6"]) {
+    for (const line of Deno.readTextFileSync(`/proc/net/${t}`).split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10) continue;
+      const port = (a: string) => parseInt(a.slice(a.lastIndexOf(":") + 1), 16);
+      listed.set(f[9]!, [port(f[1]!), port(f[2]!)]);
+    }
+  }
+  for (const line of Deno.readTextFileSync("/proc/net/unix").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 7) listed.set(f[6]!, []);
+  }
+  return listed;
+}
+
+/**
+ * Sockets of this process a test on target `port` left behind: any socket with `port` at one end,
+ * and any socket opened since `before` that no kernel table lists (a TCP connection closed at both
+ * ends but whose descriptor was never released). Sockets that other test files in this process
+ * open meanwhile are listed with their own ports and do not count, as a descriptor count would.
+ */
+export function leakedSockets(before: Set<string>, port: number): string[] {
+  const listed = listedSockets();
+  return [...socketInodes()].filter((inode) => {
+    const ports = listed.get(inode);
+    return ports === undefined ? !before.has(inode) : ports.includes(port);
+  });
 }
 
 /** Sleeps `ms`. */

@@ -2,7 +2,7 @@
  * Faults on either side of the proxy, in-process (a client netstack plays the peer, targets on
  * 127.0.0.1): a target that refuses, resets mid-stream, half-closes, or stalls; and a peer that
  * vanishes without a FIN. For each: the right signal reaches the other side, the live flow
- * count returns to 0, and no file descriptor is leaked (/proc/self/fd before and after).
+ * count returns to 0, and no socket is left behind (leakedSockets: by port, and unlisted ones).
  * Blackholed targets need a DROP rule and are covered by tests/interop/proxy_test.ts.
  */
 import assert from "node:assert/strict";
@@ -11,7 +11,7 @@ import { Netstack, type TcpConn } from "../../src/netstack/mod.ts";
 import { FlowProxy, type FlowProxyOptions } from "../../src/proxy/proxy.ts";
 import { parseRule } from "../../src/proxy/policy.ts";
 import { wire } from "../netstack/_link.ts";
-import { openFds, quietLogger, sleep, waitUntil } from "./_fuzz.ts";
+import { leakedSockets, quietLogger, sleep, socketInodes, waitUntil } from "./_fuzz.ts";
 
 async function rig(port: number, extra: FlowProxyOptions = {}, keepalive?: boolean) {
   const server = await Netstack.create({
@@ -55,20 +55,17 @@ async function readUntilEnd(c: TcpConn): Promise<{ bytes: number; error: string 
   }
 }
 
-const fdSlack = 2;
-
 /**
- * The process's descriptor count returns to `baseline` (+ slack) within 5 s. Other test files may
- * run in this process at the same time, so one sample — or a few seconds of a busy neighbour —
- * can catch their sockets.
+ * Within 5 s the flows' sockets are gone: the proxy released its side of every flow, the test
+ * its own and the listener (see leakedSockets).
  */
-async function assertFdsBack(baseline: number): Promise<void> {
-  let now = openFds();
-  for (let i = 0; i < 50 && now > baseline + fdSlack; i++) {
+async function assertSocketsGone(before: Set<string>, port: number): Promise<void> {
+  let left = leakedSockets(before, port);
+  for (let i = 0; i < 50 && left.length > 0; i++) {
     await new Promise((r) => setTimeout(r, 100));
-    now = openFds();
+    left = leakedSockets(before, port);
   }
-  assert.ok(now <= baseline + fdSlack, `fds ${baseline} → ${now}`);
+  assert.deepEqual(left, [], `sockets left behind (target port ${port})`);
 }
 
 Deno.test({
@@ -78,8 +75,8 @@ Deno.test({
 }, async () => {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
+  const before = socketInodes();
   l.close();
-  const fds = openFds();
   const r = await rig(port);
   const t0 = performance.now();
   for (let i = 0; i < 20; i++) {
@@ -89,7 +86,7 @@ Deno.test({
   assert.equal(r.proxy.stats.tcp.refused["dial-refused"], 20);
   assert.equal(r.proxy.liveFlows, 0);
   await r.close();
-  await assertFdsBack(fds);
+  await assertSocketsGone(before, port);
 });
 
 Deno.test({
@@ -98,13 +95,17 @@ Deno.test({
   sanitizeOps: false,
 }, async () => {
   const payload = Buffer.alloc(200_000, 7);
+  let proxyReadAll = () => false;
   const srv = net.createServer((s) => {
-    s.write(payload, () => setTimeout(() => s.resetAndDestroy(), 100));
+    // The reset waits until the proxy read every byte: a RST makes the kernel drop what the
+    // proxy had not read yet, and a machine busy with other test files can leave some unread.
+    s.write(payload, () => waitUntil(proxyReadAll, 5_000).then(() => s.resetAndDestroy()));
   });
   await new Promise<void>((res) => srv.listen(0, "127.0.0.1", res));
   const port = (srv.address() as net.AddressInfo).port;
-  const fds = openFds();
+  const before = socketInodes();
   const r = await rig(port);
+  proxyReadAll = () => r.proxy.stats.tcp.bytesDown >= payload.length;
   const c = await r.client.dialTcp({ hostname: "127.0.0.1", port });
   const got = await readUntilEnd(c);
   console.log(`faults/reset: peer got ${got.bytes} bytes then ${got.error}`);
@@ -114,7 +115,7 @@ Deno.test({
   assert.ok(await waitUntil(() => r.proxy.liveFlows === 0, 2_000), "flow freed");
   await r.close();
   await new Promise<void>((res) => srv.close(() => res()));
-  await assertFdsBack(fds);
+  await assertSocketsGone(before, port);
 });
 
 Deno.test({
@@ -124,7 +125,7 @@ Deno.test({
 }, async () => {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
-  const fds = openFds();
+  const before = socketInodes();
   const served = (async () => {
     const s = await l.accept();
     await s.write(new TextEncoder().encode("bye early"));
@@ -151,14 +152,14 @@ Deno.test({
   assert.ok(await waitUntil(() => r.proxy.liveFlows === 0, 2_000));
   await r.close();
   l.close();
-  await assertFdsBack(fds);
+  await assertSocketsGone(before, port);
 });
 
 /** A flow to a target that accepts and then never reads: the peer writes until backpressure. */
 async function stalledFlow() {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
-  const fds = openFds();
+  const before = socketInodes();
   let stalled: Deno.Conn | null = null;
   const accepted = l.accept().then((s) => (stalled = s)); // never reads
   const r = await rig(port, { timeouts: { tcpIdleTimeoutMs: 500 } });
@@ -172,7 +173,7 @@ async function stalledFlow() {
     } catch { /* ended */ }
   })();
   await sleep(1_500);
-  return { l, fds, r, c, writer, progress, target: () => stalled as Deno.Conn | null };
+  return { l, port, before, r, c, writer, progress, target: () => stalled as Deno.Conn | null };
 }
 
 Deno.test({
@@ -195,7 +196,7 @@ Deno.test({
   f.c.close();
   await f.r.close();
   f.l.close();
-  await assertFdsBack(f.fds);
+  await assertSocketsGone(f.before, f.port);
 });
 
 Deno.test({
@@ -221,7 +222,7 @@ Deno.test({
 }, async () => {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
-  const fds = openFds();
+  const before = socketInodes();
   const targetSaw = (async () => {
     const s = await l.accept();
     const buf = new Uint8Array(1024);
@@ -251,5 +252,5 @@ Deno.test({
   await r.proxy.close();
   r.server.close();
   l.close();
-  await assertFdsBack(fds);
+  await assertSocketsGone(before, port);
 });

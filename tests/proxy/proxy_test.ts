@@ -194,3 +194,53 @@ Deno.test("proxy: a per-flow bandwidth cap paces TCP through backpressure", asyn
   target.close();
   await r.close();
 });
+
+Deno.test("proxy: accept-before-dial answers a warm target's SYN at once, and resets the peer if that dial fails", async () => {
+  const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (target.addr as Deno.NetAddr).port;
+  const echoing = (async () => {
+    for await (const c of target) {
+      (async () => {
+        const got = await readAll(c);
+        for (let o = 0; o < got.length;) o += await c.write(got.subarray(o));
+        c.close();
+      })();
+    }
+  })();
+  const rules = [`allow 127.0.0.1/32:${port} tcp`];
+  const r = await rig(rules, { acceptBeforeDial: true });
+  const plain = await rig(rules); // the default: dial first, always
+  assert.equal(r.proxy.acceptBeforeDial, true);
+  assert.equal(plain.proxy.acceptBeforeDial, false);
+  // Cold, then warm: bytes written the moment the handshake ends cross intact either way (the
+  // warm one's may arrive before its dial finished; the window holds them).
+  for (let i = 0; i < 2; i++) {
+    for (const rr of [r, plain]) {
+      const conn = await rr.client.dialTcp({ hostname: "127.0.0.1", port });
+      const payload = new Uint8Array(64 * 1024).map((_, j) => (j * 31 + i) & 0xff);
+      const writing = (async () => {
+        await conn.write(payload);
+        await conn.closeWrite();
+      })();
+      assert.equal(await sha256(await readAll(conn)), await sha256(payload));
+      await writing;
+      conn.close();
+    }
+  }
+  // The target goes away. Warm: the peer's connect completes (SYN-ACK before the dial), then the
+  // failed dial resets it. Dial-first: the SYN itself gets the RST.
+  target.close();
+  await echoing;
+  const reset = await r.client.dialTcp({ hostname: "127.0.0.1", port });
+  const err = await reset.closed;
+  assert.ok(err instanceof Error, "the accepted connection was reset");
+  assert.equal(r.proxy.stats.tcp.refused["dial-refused"], 1);
+  await assert.rejects(plain.client.dialTcp({ hostname: "127.0.0.1", port }));
+  assert.equal(plain.proxy.stats.tcp.refused["dial-refused"], 1);
+  // The failure made the target cold again: the next SYN waits for its dial and gets a RST.
+  await assert.rejects(r.client.dialTcp({ hostname: "127.0.0.1", port }));
+  assert.equal(r.proxy.stats.tcp.refused["dial-refused"], 2);
+  reset.close();
+  await r.close();
+  await plain.close();
+});

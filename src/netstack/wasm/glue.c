@@ -848,6 +848,13 @@ EXPORT(tcp_space) s32_t newt_tcp_space(u32_t fid) {
   return (s32_t)n;
 }
 
+/** Bytes written on a flow that the peer has not acknowledged yet (ERR_CONN once it is gone). */
+EXPORT(tcp_unacked) s32_t newt_tcp_unacked(u32_t fid) {
+  struct tcp_pcb *pcb = flow_get(fid);
+  if (pcb == NULL) return ERR_CONN;
+  return (s32_t)(TCP_SND_BUF - pcb->snd_buf);
+}
+
 /** The reader consumed n bytes: open the window by that much. */
 EXPORT(tcp_recved) s32_t newt_tcp_recved(u32_t fid, u32_t n) {
   struct tcp_pcb *pcb = flow_get(fid);
