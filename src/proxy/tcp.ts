@@ -201,9 +201,17 @@ export async function handleTcpFlow(ctx: ProxyContext, req: TcpFlowRequest): Pro
 }
 
 /**
+ * How long the bytes a peer sent before its RST may take to reach the target before the target
+ * is closed anyway (a stalled target would never take them).
+ */
+export const PEER_RESET_GRACE_MS = 1_000;
+
+/**
  * Copies peer → target and target → peer until both directions end. A reset on one side resets
- * the other: the peer's RST only once it acknowledged every byte already read from the target
- * (bounded by the idle timeout); `abort` ends both from outside.
+ * (or, towards a target, closes) the other, without losing what was already read from the side
+ * that reset: the peer's RST follows the target's last bytes once the peer acknowledged them
+ * (bounded by the idle timeout), and the target is closed once the bytes the peer sent before
+ * its RST were written (bounded by PEER_RESET_GRACE_MS). `abort` ends both from outside.
  */
 class FlowCopy {
   #reason: CloseReason = "eof";
@@ -212,6 +220,8 @@ class FlowCopy {
   #finished = false;
   /** The peer's RST waiting for its last bytes to be acknowledged (see abort). */
   #draining: Promise<void> | null = null;
+  /** The peer → target loop (a peer's reset lets it finish; see abort). */
+  #up: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -228,19 +238,38 @@ class FlowCopy {
    */
   abort(why: CloseReason): void {
     if (this.#finished) return;
-    if (this.#reason === "eof") {
-      this.#reason = why;
-      try {
-        this.target.close();
-      } catch { /* closed */ }
-      if (why === "reset") {
-        this.#draining = this.conn.resetWhenSent(this.ctx.timeouts.tcpIdleTimeoutMs);
-        return;
-      }
-    } else if (why === "reset") {
+    if (this.#reason !== "eof") {
+      if (why !== "reset") this.#cut(); // shutdown or idle during a reset's wait
       return;
     }
+    this.#reason = why;
+    if (why !== "reset") {
+      this.#cut();
+    } else if (this.conn.fid === 0) {
+      // The peer reset (nothing here released the connection yet): what it sent before its RST
+      // is still queued for the upstream loop, which writes it to the target and then ends.
+      const grace = flowTimers.schedule(() => this.#closeTarget(), PEER_RESET_GRACE_MS);
+      this.#up.finally(() => {
+        flowTimers.cancel(grace);
+        this.#closeTarget();
+      });
+    } else {
+      // The target reset or failed: the peer gets the bytes already written towards it first.
+      this.#closeTarget();
+      this.#draining = this.conn.resetWhenSent(this.ctx.timeouts.tcpIdleTimeoutMs);
+    }
+  }
+
+  /** Ends both sides now. */
+  #cut(): void {
+    this.#closeTarget();
     this.conn.reset();
+  }
+
+  #closeTarget(): void {
+    try {
+      this.target.close();
+    } catch { /* closed */ }
   }
 
   /** After one side finished, traffic restarts the idle timer. */
@@ -311,7 +340,8 @@ class FlowCopy {
     this.conn.closed.then((err) => {
       if (err) this.abort("reset");
     });
-    await Promise.all([this.#upstream(), this.#downstream()]);
+    this.#up = this.#upstream();
+    await Promise.all([this.#up, this.#downstream()]);
     await this.#draining;
     this.#finished = true;
     flowTimers.cancel(this.#idle);

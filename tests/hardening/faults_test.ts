@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import net from "node:net";
-import { Netstack, type TcpConn } from "../../src/netstack/mod.ts";
+import { Netstack } from "../../src/netstack/mod.ts";
 import { FlowProxy, type FlowProxyOptions } from "../../src/proxy/proxy.ts";
 import { parseRule } from "../../src/proxy/policy.ts";
 import { wire } from "../netstack/_link.ts";
@@ -41,7 +41,9 @@ async function rig(port: number, extra: FlowProxyOptions = {}, keepalive?: boole
   };
 }
 
-async function readUntilEnd(c: TcpConn): Promise<{ bytes: number; error: string | null }> {
+async function readUntilEnd(
+  c: { read(b: Uint8Array): Promise<number | null> },
+): Promise<{ bytes: number; error: string | null }> {
   const buf = new Uint8Array(65536);
   let bytes = 0;
   try {
@@ -150,6 +152,34 @@ Deno.test({
   assert.equal(await served, data.length, "the peer's bytes after the half-close arrived");
   c.close();
   assert.ok(await waitUntil(() => r.proxy.liveFlows === 0, 2_000));
+  await r.close();
+  l.close();
+  await assertSocketsGone(before, port);
+});
+
+Deno.test({
+  name: "faults: the peer sends, then resets → the target still gets those bytes, then is closed",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  const before = socketInodes();
+  const targetGot = (async () => {
+    const s = await l.accept();
+    const got = await readUntilEnd(s);
+    s.close();
+    return got;
+  })();
+  const r = await rig(port);
+  const c = await r.client.dialTcp({ hostname: "127.0.0.1", port });
+  // Within the initial window, so the peer's stack sends all of it before its RST.
+  await c.write(new Uint8Array(4000).fill(9));
+  c.reset();
+  const got = await targetGot;
+  assert.equal(got.bytes, 4000, "what the proxy received before the RST reached the target");
+  assert.ok(await waitUntil(() => r.proxy.liveFlows === 0, 3_000), "flow freed");
+  assert.equal(r.proxy.stats.tcp.bytesUp, 4000);
   await r.close();
   l.close();
   await assertSocketsGone(before, port);
