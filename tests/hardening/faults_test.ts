@@ -70,14 +70,19 @@ async function assertSocketsGone(before: Set<string>, port: number): Promise<voi
   assert.deepEqual(left, [], `sockets left behind (target port ${port})`);
 }
 
+/** A target listener on loopback, and the process's sockets before it (see assertSocketsGone). */
+function listenTarget(): { l: Deno.TcpListener; port: number; before: Set<string> } {
+  const before = socketInodes();
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return { l, port: (l.addr as Deno.NetAddr).port, before };
+}
+
 Deno.test({
   name: "faults: refused target → RST to the peer at once, nothing leaks",
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  const before = socketInodes();
+  const { l, port, before } = listenTarget();
   l.close();
   const r = await rig(port);
   const t0 = performance.now();
@@ -125,9 +130,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  const before = socketInodes();
+  const { l, port, before } = listenTarget();
   const served = (async () => {
     const s = await l.accept();
     await s.write(new TextEncoder().encode("bye early"));
@@ -162,9 +165,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  const before = socketInodes();
+  const { l, port, before } = listenTarget();
   const targetGot = (async () => {
     const s = await l.accept();
     const got = await readUntilEnd(s);
@@ -187,9 +188,7 @@ Deno.test({
 
 /** A flow to a target that accepts and then never reads: the peer writes until backpressure. */
 async function stalledFlow() {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  const before = socketInodes();
+  const { l, port, before } = listenTarget();
   let stalled: Deno.Conn | null = null;
   const accepted = l.accept().then((s) => (stalled = s)); // never reads
   const r = await rig(port, { timeouts: { tcpIdleTimeoutMs: 500 } });
@@ -250,9 +249,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  const before = socketInodes();
+  const { l, port, before } = listenTarget();
   const targetSaw = (async () => {
     const s = await l.accept();
     const buf = new Uint8Array(1024);
