@@ -25,6 +25,7 @@ const handle = await startProxy({
   ...(iface.mtu !== undefined ? { mtu: iface.mtu } : {}),
   peers: config.wg.peers.map(toPeerOptions),
   proxy: flowProxyOptions(config.proxy),
+  udpWorker: config.proxy.udpWorker,
   logger: getLogger("bench"),
 });
 console.log(JSON.stringify({

@@ -14,6 +14,7 @@
  * NewFlowRate = 50/s         # new flows/s per peer, burst 2x (N, N/s or N/m; off = unlimited; default 200/s)
  * FlowBandwidth = 10M        # per flow and direction, bytes/s with K/M/G (off = unlimited, the default)
  * TcpConnectTimeout = 5s     # durations: 500ms, 5s, 2m, 1h; a bare number is seconds
+ * UdpWorker = off            # WireGuard socket on the main thread: faster set-up, less bulk throughput
  * AcceptBeforeDial = on      # SYN-ACK before the dial for targets reached in the last 30 s (off by default)
  * TcpIdleTimeout = 60s
  * UdpIdleTimeout = 60s
@@ -75,6 +76,8 @@ export interface ProxyOptions {
   tcpConnectTimeoutMs: number;
   /** Accept SYNs to recently reachable targets before dialing them (FlowProxyOptions). */
   acceptBeforeDial: boolean;
+  /** The WireGuard socket's syscalls in a Worker (ProxyConfig.udpWorker). */
+  udpWorker: boolean;
   /** TCP idle timeout (after half-close, and with no traffic). */
   tcpIdleTimeoutMs: number;
   /** UDP session idle timeout. */
@@ -105,6 +108,7 @@ export const DEFAULT_PROXY_OPTIONS: Readonly<ProxyOptions> = Object.freeze({
   flowBandwidth: undefined,
   tcpConnectTimeoutMs: 5_000,
   acceptBeforeDial: false,
+  udpWorker: true,
   tcpIdleTimeoutMs: 60_000,
   udpIdleTimeoutMs: 60_000,
   drainTimeoutMs: 10_000,
@@ -180,6 +184,13 @@ const durationSetter = (
   o[field] = parseDuration(v, min, max);
 };
 
+const boolSetter =
+  (field: "flowLog" | "acceptBeforeDial" | "udpWorker" | "dnsResolver"): Setter => (o, v) => {
+    const b = parseBool(v);
+    if (b === undefined) throw new Error("must be on or off");
+    o[field] = b;
+  };
+
 /** Keys of the `[Proxy]` section, canonical spelling → how to apply a value. */
 const KEYS: Record<string, Setter> = {
   LogLevel: (o, v) => {
@@ -192,11 +203,7 @@ const KEYS: Record<string, Setter> = {
     if (f !== "text" && f !== "json") throw new Error("must be text or json");
     o.logFormat = f;
   },
-  FlowLog: (o, v) => {
-    const b = parseBool(v);
-    if (b === undefined) throw new Error("must be on or off");
-    o.flowLog = b;
-  },
+  FlowLog: boolSetter("flowLog"),
   Metrics: (o, v) => {
     o.metrics = v.toLowerCase() === "off" ? undefined : parseListenAddress(v);
   },
@@ -205,21 +212,14 @@ const KEYS: Record<string, Setter> = {
   NewFlowRate: (o, v) => void (o.newFlowRate = parseRate(v)),
   FlowBandwidth: (o, v) => void (o.flowBandwidth = parseBandwidth(v)),
   TcpConnectTimeout: durationSetter("tcpConnectTimeoutMs", 1, 300_000),
-  AcceptBeforeDial: (o, v) => {
-    const b = parseBool(v);
-    if (b === undefined) throw new Error("must be on or off");
-    o.acceptBeforeDial = b;
-  },
+  AcceptBeforeDial: boolSetter("acceptBeforeDial"),
+  UdpWorker: boolSetter("udpWorker"),
   TcpIdleTimeout: durationSetter("tcpIdleTimeoutMs", 1_000, 86_400_000),
   UdpIdleTimeout: durationSetter("udpIdleTimeoutMs", 1_000, 86_400_000),
   DrainTimeout: durationSetter("drainTimeoutMs", 0, 600_000),
   Allow: (o, v) => void o.rules.push(parseRule(`allow ${v}`)),
   Deny: (o, v) => void o.rules.push(parseRule(`deny ${v}`)),
-  DnsResolver: (o, v) => {
-    const b = parseBool(v);
-    if (b === undefined) throw new Error("must be on or off");
-    o.dnsResolver = b;
-  },
+  DnsResolver: boolSetter("dnsResolver"),
   DnsUpstream: (o, v) => void (o.dnsUpstream = parseDnsUpstream(v)),
   Endpoint: (o, v) => {
     const hp = parseHostPort(v);

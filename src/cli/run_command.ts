@@ -108,6 +108,11 @@ SIGINT/SIGTERM drain flows and exit 0.`,
     },
     { name: "no-flow-log", type: "boolean", description: "do not log one line per flow" },
     {
+      name: "no-udp-worker",
+      type: "boolean",
+      description: "WireGuard socket on the main thread: faster connection set-up, less throughput",
+    },
+    {
       name: "accept-before-dial",
       type: "boolean",
       description: "answer SYNs to targets reached in the last 30s before dialing them",
@@ -164,6 +169,7 @@ function readRunFlags(flags: ParsedFlags): RunFlags {
   }
   if (booleanFlag(flags, "no-flow-log")) overrides.flowLog = false;
   if (booleanFlag(flags, "accept-before-dial")) overrides.acceptBeforeDial = true;
+  if (booleanFlag(flags, "no-udp-worker")) overrides.udpWorker = false;
   const metrics = stringFlag(flags, "metrics");
   const metricsOff = metrics?.toLowerCase() === "off";
   if (metrics !== undefined && !metricsOff) {
@@ -277,6 +283,7 @@ async function startOrExplain(
       peers: src.config.wg.peers.map(toPeerOptions),
       proxy,
       dnsResolver: dnsResolverOption(options),
+      udpWorker: options.udpWorker,
       logger: log,
     });
   } catch (e) {
@@ -315,6 +322,9 @@ async function reloadPeers(handle: ServerHandle, src: Source, log: Logger): Prom
     }
     // Rules, timeouts and limits apply to new flows at once; open flows keep theirs.
     const proxy = next.config.proxy;
+    if (proxy.udpWorker !== src.config.proxy.udpWorker) {
+      log.warn("SIGHUP: UdpWorker changes take effect on restart only");
+    }
     const flow = flowProxyOptions(proxy);
     handle.net.proxy.policy.setRules(proxy.rules);
     handle.setTimeouts({
@@ -325,7 +335,10 @@ async function reloadPeers(handle: ServerHandle, src: Source, log: Logger): Prom
     handle.net.proxy.admission.setLimits(flow.limits ?? {});
     handle.net.proxy.stats.flowLog = proxy.flowLog;
     handle.net.proxy.acceptBeforeDial = proxy.acceptBeforeDial;
-    src.config = { wg: { ...next.config.wg, interface: oldIface }, proxy };
+    src.config = {
+      wg: { ...next.config.wg, interface: oldIface },
+      proxy: { ...proxy, udpWorker: src.config.proxy.udpWorker }, // the running socket's
+    };
     log.info("peers reloaded", {
       path: src.path,
       added: diff.add.length,

@@ -23,6 +23,7 @@ MaxFlowsPerPeer = off
 NewFlowRate = 120/m
 TcpConnectTimeout = 500ms
 AcceptBeforeDial = on
+UdpWorker = off
 TcpIdleTimeout = 2m
 UdpIdleTimeout = 30
 DrainTimeout = 0
@@ -44,6 +45,7 @@ ClientDNS = 10.88.0.1
   assert.equal(proxy.newFlowRate, 2);
   assert.equal(proxy.tcpConnectTimeoutMs, 500);
   assert.equal(proxy.acceptBeforeDial, true);
+  assert.equal(proxy.udpWorker, false);
   assert.equal(proxy.tcpIdleTimeoutMs, 120_000);
   assert.equal(proxy.udpIdleTimeoutMs, 30_000);
   assert.equal(proxy.drainTimeoutMs, 0);
@@ -74,6 +76,7 @@ Deno.test("[Proxy]: absent section gives the documented defaults", () => {
   assert.equal(proxy.tcpConnectTimeoutMs, 5000);
   assert.equal(proxy.flowLog, true);
   assert.equal(proxy.acceptBeforeDial, false, "dial first unless asked");
+  assert.equal(proxy.udpWorker, true);
 });
 
 Deno.test("bad configs: errors name the line and the problem", () => {
@@ -93,6 +96,7 @@ Deno.test("bad configs: errors name the line and the problem", () => {
     ["[Proxy]\nDnsUpstream = dns.google\n", 5, /invalid DnsUpstream/],
     ["[Proxy]\nFlowLog = maybe\n", 5, /must be on or off/],
     ["[Proxy]\nAcceptBeforeDial = sometimes\n", 5, /invalid AcceptBeforeDial .*must be on or off/],
+    ["[Proxy]\nUdpWorker = 2\n", 5, /invalid UdpWorker .*must be on or off/],
     ["[Proxy]\nDnsUpstream = 1.1.1.1\nDnsUpstream = 8.8.8.8\n", 6, /duplicate DnsUpstream/],
     ["[Proxy]\nNewFlowRate = fast\n", 5, /invalid NewFlowRate/],
     ["[Proxy]\n\n[Proxy]\n", 6, /duplicate \[Proxy\] section \(first on line 4\)/],

@@ -7,6 +7,7 @@ import {
   udpWorkerSupported,
 } from "../../src/udp_worker/mod.ts";
 import { Device } from "../../src/wireguard/device.ts";
+import { startProxy } from "../../src/server.ts";
 import { generatePrivateKey } from "../../src/wireguard/keys.ts";
 import { getLogger } from "../../src/log.ts";
 
@@ -246,6 +247,26 @@ Deno.test("udp worker: Device.listen uses it by default, worker: false does not"
     dev.close();
     plain.close();
     const s = dev.socket;
+    if (s && isUdpWorkerSocket(s)) await withTimeout(s.closed, 3000, "close");
+  }
+});
+
+Deno.test("udp worker: startProxy's udpWorker option (UdpWorker = off) keeps the socket on the main thread", async () => {
+  const base = { privateKey: generatePrivateKey(), listenPort: 0, listenHostname: "127.0.0.1" };
+  const inWorker = await startProxy({ ...base, addresses: ["10.77.0.1/24"], dnsResolver: false });
+  const onMain = await startProxy({
+    ...base,
+    addresses: ["10.78.0.1/24"],
+    dnsResolver: false,
+    udpWorker: false,
+  });
+  try {
+    assert.ok(isUdpWorkerSocket(inWorker.device.socket!), "the default: a Worker");
+    assert.ok(!isUdpWorkerSocket(onMain.device.socket!), "udpWorker: false: the main thread");
+  } finally {
+    const s = inWorker.device.socket;
+    await inWorker.close(0);
+    await onMain.close(0);
     if (s && isUdpWorkerSocket(s)) await withTimeout(s.closed, 3000, "close");
   }
 });
