@@ -10,7 +10,7 @@ import net from "node:net";
 import { Netstack } from "../../src/netstack/mod.ts";
 import { FlowProxy, type FlowProxyOptions } from "../../src/proxy/proxy.ts";
 import { parseRule } from "../../src/proxy/policy.ts";
-import { wire } from "../netstack/_link.ts";
+import { readUntilEnd, wire } from "../netstack/_link.ts";
 import { leakedSockets, quietLogger, sleep, socketInodes, waitUntil } from "./_fuzz.ts";
 
 async function rig(port: number, extra: FlowProxyOptions = {}, keepalive?: boolean) {
@@ -39,22 +39,6 @@ async function rig(port: number, extra: FlowProxyOptions = {}, keepalive?: boole
       server.close();
     },
   };
-}
-
-async function readUntilEnd(
-  c: { read(b: Uint8Array): Promise<number | null> },
-): Promise<{ bytes: number; error: string | null }> {
-  const buf = new Uint8Array(65536);
-  let bytes = 0;
-  try {
-    for (;;) {
-      const n = await c.read(buf);
-      if (n === null) return { bytes, error: null };
-      bytes += n;
-    }
-  } catch (e) {
-    return { bytes, error: (e as Error).name };
-  }
 }
 
 /**

@@ -123,6 +123,23 @@ export async function drain(
   return { bytes, sha256: h.digest("hex") };
 }
 
+/**
+ * Reads a connection until its end or an error; returns the byte count and the error's name
+ * (null at a clean end): for tests of how a connection ends, where {@link drain} would throw.
+ */
+export async function readUntilEnd(
+  conn: { read(b: Uint8Array): Promise<number | null> },
+): Promise<{ bytes: number; error: string | null }> {
+  const buf = new Uint8Array(65536);
+  let bytes = 0;
+  try {
+    for (let n; (n = await conn.read(buf)) !== null;) bytes += n;
+    return { bytes, error: null };
+  } catch (e) {
+    return { bytes, error: (e as Error).name };
+  }
+}
+
 /** Deterministic pseudo-random content of `size` bytes. */
 export function content(size: number, seed = 7): Uint8Array {
   const out = new Uint8Array(size);

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Netstack, type NetstackOptions, type TcpConn } from "../../src/netstack/mod.ts";
-import { wire } from "./_link.ts";
+import { readUntilEnd, wire } from "./_link.ts";
 
 /** A client stack dialing through a server stack that accepts every flow; returns both ends. */
 async function pair(client: Partial<NetstackOptions> = {}) {
@@ -27,23 +27,11 @@ async function pair(client: Partial<NetstackOptions> = {}) {
   };
 }
 
-/** Reads until EOF or an error; returns the byte count and the error's name, if any. */
-async function drain(conn: TcpConn): Promise<{ bytes: number; error: string | null }> {
-  const buf = new Uint8Array(65536);
-  let bytes = 0;
-  try {
-    for (let n; (n = await conn.read(buf)) !== null;) bytes += n;
-    return { bytes, error: null };
-  } catch (e) {
-    return { bytes, error: (e as Error).name };
-  }
-}
-
 const SIZE = 1024 * 1024;
 
 Deno.test("netstack: resetWhenSent delivers every written byte, then the RST", async () => {
   const p = await pair();
-  const reading = drain(p.peer);
+  const reading = readUntilEnd(p.peer);
   await p.server.write(new Uint8Array(SIZE).fill(1));
   await p.server.resetWhenSent(10_000);
   assert.deepEqual(await reading, { bytes: SIZE, error: "ConnectionResetError" });
@@ -53,7 +41,7 @@ Deno.test("netstack: resetWhenSent delivers every written byte, then the RST", a
 
 Deno.test("netstack: an immediate reset drops what was still queued (what resetWhenSent avoids)", async () => {
   const p = await pair();
-  const reading = drain(p.peer);
+  const reading = readUntilEnd(p.peer);
   await p.server.write(new Uint8Array(SIZE).fill(1));
   p.server.reset();
   const got = await reading;
