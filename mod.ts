@@ -47,6 +47,7 @@ export {
   type ProxyConfig,
   type ProxyHandle,
   type ProxyStatsSnapshot,
+  type SocketCounters,
   startProxy,
 } from "./src/server.ts";
 export {

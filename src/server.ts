@@ -17,6 +17,8 @@ import { Device, type PeerOptions } from "./wireguard/device.ts";
 import type { Key } from "./wireguard/keys.ts";
 import type { Peer } from "./wireguard/peer.ts";
 import { type DnsServer, type DnsServerOptions, serveDns } from "./dns/server.ts";
+import type { UdpSocket } from "./udp_socket.ts";
+import { isUdpWorkerSocket } from "./udp_worker/mod.ts";
 
 /** Options of {@linkcode startProxy}. */
 export interface ProxyConfig {
@@ -89,6 +91,63 @@ export interface ProxyStatsSnapshot {
   netstack: Record<string, number>;
   /** Built-in resolver counters. */
   dns: Record<string, number>;
+  /** The WireGuard socket's datagrams and where it dropped them. */
+  socket: SocketCounters;
+}
+
+/**
+ * The WireGuard socket's datagrams and drops between the kernel and the device. The kernel's own
+ * drops (a full socket buffer: `UdpRcvbufErrors` in `/proc/net/snmp`) are not visible to Deno.
+ */
+export interface SocketCounters {
+  /** "deno" (`Deno.listenDatagram`) or "node" (`node:dgram`); null before listening. */
+  backend: "deno" | "node" | null;
+  /** Whether the socket's syscalls run in the UDP Worker. */
+  worker: boolean;
+  /** Datagrams handed to the device. */
+  received: number;
+  /** Datagrams the device asked to send. */
+  sent: number;
+  /** Received datagrams dropped because the Worker's receive ring (or node's queue) was full. */
+  receiveQueueFull: number;
+  /** Datagrams not sent because the Worker's send ring was full. */
+  sendQueueFull: number;
+  /** Sends the kernel or the runtime refused (unreachable, no permission, …). */
+  sendFailed: number;
+  /** Datagrams longer than the receive buffer, cut. */
+  truncated: number;
+  /** Text of the most recent send error, if any. */
+  lastSendError: string | null;
+}
+
+/** Reads {@link SocketCounters} off the device's socket. */
+export function socketCounters(sock: UdpSocket | null): SocketCounters {
+  if (!sock) {
+    return {
+      backend: null,
+      worker: false,
+      received: 0,
+      sent: 0,
+      receiveQueueFull: 0,
+      sendQueueFull: 0,
+      sendFailed: 0,
+      truncated: 0,
+      lastSendError: null,
+    };
+  }
+  const s = sock.stats;
+  const sendQueueFull = isUdpWorkerSocket(sock) ? sock.stats.txRingDropped : 0;
+  return {
+    backend: sock.backend,
+    worker: isUdpWorkerSocket(sock),
+    received: s.received,
+    sent: s.sent,
+    receiveQueueFull: s.dropped,
+    sendQueueFull,
+    sendFailed: s.sendErrors - sendQueueFull,
+    truncated: s.truncated,
+    lastSendError: s.lastSendError ?? null,
+  };
 }
 
 /** A running proxy. */
@@ -232,6 +291,7 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
         udp: flows.udp,
         netstack: { ...net.stack.stats() } as unknown as Record<string, number>,
         dns: dns ? { ...dns.stats() } as unknown as Record<string, number> : {},
+        socket: socketCounters(device.socket),
       };
     },
     close: async (drainMs = 0) => {

@@ -106,6 +106,27 @@ export function renderMetrics(stats: MetricsStats): string {
     "reason",
     stats.drops,
   );
+  const sock = stats.socket;
+  const dg = ex.family(
+    "newt_socket_datagrams_total",
+    "counter",
+    "WireGuard socket datagrams: in = handed to the device, out = sends asked for.",
+  );
+  dg({ direction: "in" }, sock.received);
+  dg({ direction: "out" }, sock.sent);
+  byLabel(
+    ex,
+    "newt_socket_drops_total",
+    "counter",
+    "WireGuard socket datagrams dropped between the kernel and the device, by reason.",
+    "reason",
+    {
+      "receive-queue-full": sock.receiveQueueFull,
+      "send-queue-full": sock.sendQueueFull,
+      "send-failed": sock.sendFailed,
+      "truncated": sock.truncated,
+    },
+  );
   const protos = [["tcp", stats.tcp], ["udp", stats.udp]] as const;
   const live = ex.family("newt_flows_active", "gauge", "Open flows (UDP: sessions) by protocol.");
   for (const [proto, c] of protos) live({ proto }, c.live);

@@ -43,6 +43,17 @@ function stats(): MetricsStats {
     udp: counters(1),
     netstack: { tcpSegmentsIn: 9 },
     dns: { queries: 6 },
+    socket: {
+      backend: "deno",
+      worker: true,
+      received: 40,
+      sent: 41,
+      receiveQueueFull: 12,
+      sendQueueFull: 13,
+      sendFailed: 14,
+      truncated: 15,
+      lastSendError: "send ring full",
+    },
   };
 }
 
@@ -73,6 +84,14 @@ Deno.test("renderMetrics: valid exposition with per-peer, drop and flow series",
   assert.equal(sampleValue(scrape, "newt_peer_flows_active", { public_key: KEY }), 3);
   assert.equal(sampleValue(scrape, "newt_netstack_counter", { name: "tcpSegmentsIn" }), 9);
   assert.equal(sampleValue(scrape, "newt_dns_counter", { name: "queries" }), 6);
+  assert.equal(sampleValue(scrape, "newt_socket_datagrams_total", { direction: "out" }), 41);
+  assert.equal(
+    sampleValue(scrape, "newt_socket_drops_total", { reason: "receive-queue-full" }),
+    12,
+  );
+  assert.equal(sampleValue(scrape, "newt_socket_drops_total", { reason: "send-queue-full" }), 13);
+  assert.equal(sampleValue(scrape, "newt_socket_drops_total", { reason: "send-failed" }), 14);
+  assert.equal(sampleValue(scrape, "newt_socket_drops_total", { reason: "truncated" }), 15);
   assert.equal(scrape.types.get("newt_handshakes_total"), "counter");
   assert.equal(scrape.types.get("newt_peers"), "gauge");
   // Every sample belongs to a declared family, and counters end in _total.

@@ -7,7 +7,7 @@ import {
   udpWorkerSupported,
 } from "../../src/udp_worker/mod.ts";
 import { Device } from "../../src/wireguard/device.ts";
-import { startProxy } from "../../src/server.ts";
+import { socketCounters, startProxy } from "../../src/server.ts";
 import { generatePrivateKey } from "../../src/wireguard/keys.ts";
 import { getLogger } from "../../src/log.ts";
 
@@ -267,6 +267,63 @@ Deno.test("udp worker: startProxy's udpWorker option (UdpWorker = off) keeps the
     const s = inWorker.device.socket;
     await inWorker.close(0);
     await onMain.close(0);
+    if (s && isUdpWorkerSocket(s)) await withTimeout(s.closed, 3000, "close");
+  }
+});
+
+Deno.test("udp worker: socketCounters reports ring drops, failed sends and the datagrams in between", async () => {
+  const sock = await workerSocket({ hostname: "127.0.0.1", port: 0, ringBytes: 1024 });
+  const peer = await listenUdp({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const n = 100;
+    for (let i = 0; i < n; i++) {
+      peer.send(new Uint8Array(100), { address: "127.0.0.1", port: sock.localAddr.port });
+    }
+    await until(() => sock.stats.rxRingDropped > 0);
+    const buf = new Uint8Array(200);
+    while (sock.stats.received + sock.stats.rxRingDropped < n) await withTimeout(sock.receive(buf));
+    // Sends: one refused at once (bad port), then more than the 1 KiB send ring holds in one go.
+    sock.send(new Uint8Array(1), { address: "127.0.0.1", port: 0 });
+    for (let i = 0; i < 20; i++) {
+      sock.send(new Uint8Array(200), { address: "127.0.0.1", port: peer.localAddr.port });
+    }
+    const c = socketCounters(sock);
+    assert.equal(c.worker, true);
+    assert.equal(c.backend, sock.backend);
+    assert.equal(c.received + c.receiveQueueFull, n);
+    assert.ok(c.receiveQueueFull > 0);
+    assert.equal(c.sent, 21);
+    assert.ok(c.sendQueueFull > 0 && c.sendQueueFull < 20, `send ring full ${c.sendQueueFull}`);
+    assert.equal(c.sendFailed, 1, "the bad port");
+    assert.equal(c.truncated, 0);
+    assert.match(c.lastSendError ?? "", /send ring full/);
+  } finally {
+    await closeAll(sock, peer);
+  }
+  assert.equal(socketCounters(null).backend, null);
+});
+
+Deno.test("udp worker: startProxy's stats() carry the WireGuard socket's counters", async () => {
+  const handle = await startProxy({
+    privateKey: generatePrivateKey(),
+    listenPort: 0,
+    listenHostname: "127.0.0.1",
+    addresses: ["10.79.0.1/24"],
+    dnsResolver: false,
+  });
+  const peer = await listenUdp({ hostname: "127.0.0.1", port: 0 });
+  const s = handle.device.socket;
+  try {
+    const junk = new Uint8Array(148);
+    junk[0] = 4; // a transport message for an unknown index
+    peer.send(junk, { address: "127.0.0.1", port: handle.listenPort });
+    await until(() => handle.stats().socket.received === 1);
+    const c = handle.stats().socket;
+    assert.equal(c.worker, true);
+    assert.equal(c.receiveQueueFull + c.sendQueueFull + c.sendFailed + c.truncated, 0);
+  } finally {
+    peer.close();
+    await handle.close(0);
     if (s && isUdpWorkerSocket(s)) await withTimeout(s.closed, 3000, "close");
   }
 });
