@@ -35,6 +35,7 @@ import { type UdpDatagram, type UdpDriver, UdpSocket } from "./udp.ts";
 import { instantiateNetstack, type NetstackExports, type NetstackImports } from "./_wasm.ts";
 import { TaskYielder } from "../udp_worker/ring.ts";
 import { flowTimers, type QueuedTimer } from "../timer_queue.ts";
+import { BoundedCache } from "../bounded_cache.ts";
 
 /** Addresses kept parsed for the per-datagram paths (the cache is emptied when full). */
 const PARSE_CACHE_LIMIT = 256;
@@ -156,7 +157,7 @@ export class Netstack {
   #inWasm = false;
   #flushing = false;
   #ackFlushQueued = false;
-  readonly #parsed = new Map<string, IpBytes | null>();
+  readonly #parsed = new BoundedCache<string, IpBytes | null>(PARSE_CACHE_LIMIT);
   readonly #ackYielder = new TaskYielder();
   #tasks: (() => void)[] = [];
   #taskHead = 0;
@@ -607,7 +608,6 @@ export class Netstack {
     let ip = this.#parsed.get(text);
     if (ip === undefined) {
       ip = parseIp(text);
-      if (this.#parsed.size >= PARSE_CACHE_LIMIT) this.#parsed.clear();
       this.#parsed.set(text, ip);
     }
     return ip;

@@ -23,6 +23,7 @@ import {
   parseCidr,
   unmapV4,
 } from "../wire/ip_address.ts";
+import { BoundedCache } from "../bounded_cache.ts";
 
 /** Transport protocol of a flow. */
 export type Proto = "tcp" | "udp";
@@ -155,8 +156,7 @@ export interface PolicyOptions {
  * (a permission revoked at run time makes it fail with `NotCapable`: a refused flow). A no is
  * never cached.
  */
-const granted = new Set<string>();
-const GRANTED_CACHE_LIMIT = 4096;
+const granted = new BoundedCache<string, true>(4096);
 
 /** Deno's answer for dialing `host` ("ip:port"): only "granted" counts; never prompts. */
 export function denoGrantsNet(host: string): boolean {
@@ -168,8 +168,7 @@ export function denoGrantsNet(host: string): boolean {
     ok = false;
   }
   if (ok) {
-    if (granted.size >= GRANTED_CACHE_LIMIT) granted.clear();
-    granted.add(host);
+    granted.set(host, true);
   }
   return ok;
 }

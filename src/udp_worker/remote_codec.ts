@@ -9,6 +9,7 @@
 import type { UdpRemote } from "../udp_socket.ts";
 import { formatIp, isV4Mapped, tryParseIp } from "../wire/ip_address.ts";
 import type { RecordFamily } from "./ring.ts";
+import { BoundedCache } from "../bounded_cache.ts";
 
 /** An address as ring words: the family and 4 words of bytes (IPv4 in the first word). */
 export interface AddressWords {
@@ -23,7 +24,7 @@ export const ADDRESS_CACHE_LIMIT = 256;
 
 /** Parses address text into {@link AddressWords}, remembering recent answers. */
 export class AddressEncoder {
-  readonly #cache = new Map<string, AddressWords | null>();
+  readonly #cache = new BoundedCache<string, AddressWords | null>(ADDRESS_CACHE_LIMIT);
   #lastText = "";
   #last: AddressWords | null = null;
 
@@ -33,7 +34,6 @@ export class AddressEncoder {
     let hit = this.#cache.get(text);
     if (hit === undefined) {
       hit = parseAddressWords(text);
-      if (this.#cache.size >= ADDRESS_CACHE_LIMIT) this.#cache.clear();
       this.#cache.set(text, hit);
     }
     this.#lastText = text;

@@ -29,6 +29,7 @@ import { RateLimiter } from "./ratelimiter.ts";
 import { receiveDatagram } from "./receive.ts";
 import { TransportAead, type TransportCrypto } from "./transport_aead.ts";
 import type { Keypair } from "./keypair.ts";
+import { BoundedCache } from "../bounded_cache.ts";
 
 /** A peer as configured (wg-quick `[Peer]`). */
 export interface PeerOptions {
@@ -276,7 +277,7 @@ export class Device {
     }
   }
 
-  #permitted = new Map<string, boolean>();
+  #permitted = new BoundedCache<string, boolean>(4096);
 
   /**
    * Whether Deno lets us send to `to`. A UDP send needs net permission for its destination, so a
@@ -293,7 +294,6 @@ export class Device {
       } catch {
         ok = false;
       }
-      if (this.#permitted.size > 4096) this.#permitted.clear();
       this.#permitted.set(host, ok);
       if (!ok) {
         this.log.warn(
