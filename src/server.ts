@@ -120,6 +120,33 @@ export interface SocketCounters {
   lastSendError: string | null;
 }
 
+/** How often `startProxy` looks for new socket drops to warn about. */
+export const SOCKET_DROP_CHECK_MS = 10_000;
+
+/**
+ * What the socket dropped between two readings, by {@link SocketCounters} field (only those that
+ * grew), or null when nothing was. `startProxy` logs it as one warning per check.
+ */
+export function socketDropsSince(
+  before: SocketCounters,
+  now: SocketCounters,
+):
+  | Partial<Record<"receiveQueueFull" | "sendQueueFull" | "sendFailed" | "truncated", number>>
+  | null {
+  const out: Partial<
+    Record<"receiveQueueFull" | "sendQueueFull" | "sendFailed" | "truncated", number>
+  > = {};
+  let any = false;
+  for (const k of ["receiveQueueFull", "sendQueueFull", "sendFailed", "truncated"] as const) {
+    const d = now[k] - before[k];
+    if (d > 0) {
+      out[k] = d;
+      any = true;
+    }
+  }
+  return any ? out : null;
+}
+
 /** Reads {@link SocketCounters} off the device's socket. */
 export function socketCounters(sock: UdpSocket | null): SocketCounters {
   if (!sock) {
@@ -258,6 +285,21 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
   for (const a of hostAddrs) own.push({ addr: a, port: addr.port, proto: "udp" });
   own.push(...(config.proxy?.ownEndpoints ?? []));
   log.info("wireguard listening", { port: addr.port, backend: device.socket?.backend });
+  // Drops between the kernel and the device are otherwise silent: one warning per check.
+  let lastCounters = socketCounters(device.socket);
+  const dropWatch = setInterval(() => {
+    const now = socketCounters(device.socket);
+    const grew = socketDropsSince(lastCounters, now);
+    lastCounters = now;
+    if (grew) {
+      log.warn("wireguard socket dropped datagrams", {
+        ...grew,
+        seconds: SOCKET_DROP_CHECK_MS / 1000,
+        ...(grew.sendFailed ? { lastSendError: now.lastSendError } : {}),
+      });
+    }
+  }, SOCKET_DROP_CHECK_MS);
+  Deno.unrefTimer(dropWatch);
   return {
     device,
     net,
@@ -295,6 +337,7 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
       };
     },
     close: async (drainMs = 0) => {
+      clearInterval(dropWatch);
       await net.proxy.close(drainMs);
       await dns?.close();
       device.close();

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Logger } from "../log.ts";
+import { BoundedCache } from "../bounded_cache.ts";
 
 /** How a flow ended, or why it never started. */
 export type CloseReason =
@@ -73,7 +74,9 @@ export class ProxyStats {
   readonly perPeer: Map<string, FlowCounters> = new Map();
   /** Whether to write one line per finished flow. */
   flowLog = true;
-  #refusalWindow = new Map<string, { count: number; first: number; sample: string }>();
+  #refusalWindow = new BoundedCache<string, { count: number; first: number; sample: string }>(
+    4096,
+  );
 
   /** Creates the stats; `log` receives flow and refusal lines. */
   constructor(private readonly log: Logger, private readonly now: () => number = Date.now) {}
@@ -116,7 +119,6 @@ export class ProxyStats {
         this.log.warn("flows refused", { peer, reason, count: w.count - 1, sample: w.sample });
       }
       this.#refusalWindow.set(key, { count: 1, first: now, sample: detail });
-      if (this.#refusalWindow.size > 4096) this.#refusalWindow.clear();
       this.log.warn("flow refused", { peer, proto, reason, dst: detail });
     } else {
       w.count++;

@@ -7,7 +7,7 @@ import {
   udpWorkerSupported,
 } from "../../src/udp_worker/mod.ts";
 import { Device } from "../../src/wireguard/device.ts";
-import { socketCounters, startProxy } from "../../src/server.ts";
+import { socketCounters, socketDropsSince, startProxy } from "../../src/server.ts";
 import { generatePrivateKey } from "../../src/wireguard/keys.ts";
 import { getLogger } from "../../src/log.ts";
 
@@ -326,4 +326,16 @@ Deno.test("udp worker: startProxy's stats() carry the WireGuard socket's counter
     await handle.close(0);
     if (s && isUdpWorkerSocket(s)) await withTimeout(s.closed, 3000, "close");
   }
+});
+
+Deno.test("socketDropsSince: only the drop counters that grew, null when none did", () => {
+  const base = socketCounters(null);
+  assert.equal(socketDropsSince(base, { ...base, received: 500, sent: 400 }), null);
+  assert.deepEqual(
+    socketDropsSince(
+      { ...base, receiveQueueFull: 3, sendFailed: 1 },
+      { ...base, receiveQueueFull: 10, sendFailed: 1, truncated: 2 },
+    ),
+    { receiveQueueFull: 7, truncated: 2 },
+  );
 });
