@@ -108,17 +108,15 @@ export class NsProcess {
     }
   }
 
-  /** Waits for the next line that parses as a JSON object with key `key`. */
+  /**
+   * Waits for the next JSON object with key `key` in a line. The object may share its line with
+   * other output: V8's `--trace-gc` writes through C stdio, whose pipe buffer splits its lines
+   * anywhere, so a reply can land in the middle of one.
+   */
   async nextJson(ms: number, key: string): Promise<Record<string, unknown>> {
-    const line = await this.nextLine(ms, (l) => {
-      try {
-        const o = JSON.parse(l);
-        return typeof o === "object" && o !== null && key in o;
-      } catch {
-        return false;
-      }
-    });
-    return JSON.parse(line);
+    let found: Record<string, unknown> | undefined;
+    await this.nextLine(ms, (l) => (found = jsonObjectIn(l, key)) !== undefined);
+    return found!;
   }
 
   /** Writes one line to the process's stdin. */
@@ -144,4 +142,29 @@ export class NsProcess {
     clearTimeout(term);
     clearTimeout(kill);
   }
+}
+
+/** The first JSON object in `line` that starts `{"key"` and parses, if any (see nextJson). */
+export function jsonObjectIn(line: string, key: string): Record<string, unknown> | undefined {
+  const open = `{"${key}"`;
+  for (let at = line.indexOf(open); at >= 0; at = line.indexOf(open, at + 1)) {
+    let depth = 0;
+    let inString = false;
+    for (let i = at; i < line.length; i++) {
+      const c = line[i];
+      if (inString) {
+        if (c === "\\") i++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') inString = true;
+      else if (c === "{") depth++;
+      else if (c === "}" && --depth === 0) {
+        try {
+          return JSON.parse(line.slice(at, i + 1));
+        } catch {
+          break;
+        }
+      }
+    }
+  }
+  return undefined;
 }
