@@ -17,7 +17,7 @@ import { Device, type PeerOptions } from "./wireguard/device.ts";
 import type { Key } from "./wireguard/keys.ts";
 import type { Peer } from "./wireguard/peer.ts";
 import { type DnsServer, type DnsServerOptions, serveDns } from "./dns/server.ts";
-import type { UdpSocket } from "./udp_socket.ts";
+import type { UdpBackend, UdpSocket } from "./udp_socket.ts";
 import { isUdpWorkerSocket } from "./udp_worker/mod.ts";
 
 /** Options of {@linkcode startProxy}. */
@@ -55,7 +55,7 @@ export interface ProxyConfig {
   /** Clock (tests). */
   clock?: Clock;
   /** UDP backend for the WireGuard socket. */
-  udpBackend?: "auto" | "deno" | "node";
+  udpBackend?: "auto" | UdpBackend;
   /**
    * Receive and send the WireGuard socket's datagrams in a Worker (default true): bulk
    * throughput; false keeps them on the main thread, which saves two thread wake-ups per
@@ -101,7 +101,7 @@ export interface ProxyStatsSnapshot {
  */
 export interface SocketCounters {
   /** "deno" (`Deno.listenDatagram`) or "node" (`node:dgram`); null before listening. */
-  backend: "deno" | "node" | null;
+  backend: UdpBackend | null;
   /** Whether the socket's syscalls run in the UDP Worker. */
   worker: boolean;
   /** Datagrams handed to the device. */

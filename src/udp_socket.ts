@@ -1,5 +1,5 @@
 /**
- * The one small UDP socket interface the WireGuard device speaks, with two backends:
+ * The one small UDP socket interface the WireGuard device speaks, with three backends:
  *
  * - `"deno"`: `Deno.listenDatagram` (present only with `--unstable-net`). `receive(buf)` reads into
  *   the caller's reused buffer — measured ~245 k datagrams/s, 5× the async iterator (DESIGN.md,
@@ -7,6 +7,8 @@
  * - `"node"`: `node:dgram`, which works with no flag, so `deno run --allow-net jsr:@newt/proxy`
  *   runs. Datagrams arrive as events into a bounded queue (dropped and counted when full) and are
  *   copied into the caller's buffer. `recvBufferSize` is never set: it slows receiving ~50×.
+ * - `"ffi"` (opt-in, `--allow-ffi`, Linux): libc through `Deno.dlopen` — its own 4 MiB kernel
+ *   buffers and `recvmmsg`/`sendmmsg` batches (`udp_ffi.ts`).
  *
  * Remote addresses are plain text without brackets, and IPv4-mapped senders on a dual-stack socket
  * are reported as IPv4 (`::ffff:1.2.3.4` → `1.2.3.4`), so a peer's endpoint is the same whichever
@@ -35,6 +37,7 @@
 
 import dgram from "node:dgram";
 import type { Buffer } from "node:buffer";
+import { listenUdpFfi } from "./udp_ffi.ts";
 
 /** A datagram's sender or destination; `address` is IP text without brackets. */
 export interface UdpRemote {
@@ -73,7 +76,7 @@ export interface UdpSocket {
   /** Bound address and port. */
   readonly localAddr: { hostname: string; port: number };
   /** Which implementation is underneath. */
-  readonly backend: "deno" | "node";
+  readonly backend: UdpBackend;
   /**
    * True when `send` has copied `data` by the time it returns, so the caller may reuse its buffer
    * at once (the Worker socket copies into its ring); otherwise `data` must stay untouched.
@@ -99,13 +102,20 @@ export interface ListenUdpOptions {
   hostname?: string | undefined;
   /** Port; default 0 (any free port). */
   port?: number | undefined;
-  /** `"auto"` (default) picks `"deno"` when `Deno.listenDatagram` exists, else `"node"`. */
-  backend?: "auto" | "deno" | "node" | undefined;
+  /**
+   * `"auto"` (default) picks `"deno"` when `Deno.listenDatagram` exists, else `"node"`; `"ffi"`
+   * (opt-in, `--allow-ffi`, Linux) is libc through `Deno.dlopen`: 4 MiB kernel buffers and
+   * `recvmmsg`/`sendmmsg` batches (see `udp_ffi.ts`).
+   */
+  backend?: "auto" | UdpBackend | undefined;
   /** Receive IPv4 too on an IPv6 wildcard bind. Default false. */
   dualStack?: boolean | undefined;
   /** Node backend: most datagrams held between `receive` calls before dropping. Default 4096. */
   queueLimit?: number | undefined;
 }
+
+/** The implementations behind {@link UdpSocket}. */
+export type UdpBackend = "deno" | "node" | "ffi";
 
 /** `::ffff:1.2.3.4` → `1.2.3.4`; other addresses unchanged. */
 export function normaliseAddress(address: string): string {
@@ -356,7 +366,7 @@ const SCRATCH_SIZE = 65536;
 
 class MergedUdpSocket implements UdpSocket {
   readonly stats: UdpStats = newStats();
-  readonly backend: "deno" | "node";
+  readonly backend: UdpBackend;
   readonly localAddr: { hostname: string; port: number };
   readonly #v6: UdpSocket;
   readonly #v4: UdpSocket;
@@ -455,6 +465,7 @@ export async function listenUdp(opts: ListenUdpOptions = {}): Promise<UdpSocket>
   const requested = opts.backend ?? "auto";
   const listenDatagram = denoListenDatagram();
   const backend = requested === "auto" ? (listenDatagram ? "deno" : "node") : requested;
+  if (backend === "ffi") return listenUdpFfi(opts);
   const wildcard6 = hostname === "::" || hostname === "[::]";
   const host = hostname.startsWith("[") && hostname.endsWith("]")
     ? hostname.slice(1, -1)

@@ -7,8 +7,9 @@ import {
   type UdpReceived,
   type UdpSocket,
 } from "../src/udp_socket.ts";
+import { ffiUdpSupported } from "../src/udp_ffi.ts";
 
-const BACKENDS = ["deno", "node"] as const;
+const BACKENDS = ["deno", "node", "ffi"] as const;
 const DENO_SKIP = "Deno.listenDatagram absent: run with --unstable-net to test the deno backend";
 
 function withTimeout<T>(p: Promise<T>, ms = 2000, what = "receive"): Promise<T> {
@@ -22,6 +23,10 @@ function withTimeout<T>(p: Promise<T>, ms = 2000, what = "receive"): Promise<T> 
 function ignoredForBackend(backend: string): boolean {
   if (backend === "deno" && !hasDenoDatagram()) {
     console.warn(`skipped: ${DENO_SKIP}`);
+    return true;
+  }
+  if (backend === "ffi" && !ffiUdpSupported()) {
+    console.warn("skipped: the ffi backend needs Linux on x86_64 or aarch64");
     return true;
   }
   return false;
@@ -268,7 +273,7 @@ Deno.test("mergeUdpSockets: one socket over a v6 and a v4 socket", async () => {
 // UDP_BENCH_COUNT=200000 for the full measurement; the default keeps the test quick.
 const BENCH_COUNT = Number(Deno.env.get("UDP_BENCH_COUNT") ?? "20000");
 
-async function measure(backend: "deno" | "node"): Promise<string> {
+async function measure(backend: "deno" | "node" | "ffi"): Promise<string> {
   const sock: UdpSocket = await listenUdp({ hostname: "127.0.0.1", backend });
   const sender = `
     import dgram from "node:dgram";

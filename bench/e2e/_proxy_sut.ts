@@ -26,6 +26,7 @@ const handle = await startProxy({
   peers: config.wg.peers.map(toPeerOptions),
   proxy: flowProxyOptions(config.proxy),
   udpWorker: config.proxy.udpWorker,
+  udpBackend: config.proxy.udpBackend,
   logger: getLogger("bench"),
 });
 console.log(JSON.stringify({

@@ -256,6 +256,10 @@ async function startOurs(
     "--no-prompt",
     ...(backend === "deno" ? ["--unstable-net"] : []),
     `--allow-net=${allowNet}`,
+    // NEWT_BENCH_PROXY="UdpBackend=ffi": the libc socket needs --allow-ffi
+    ...(/UdpBackend\s*=\s*ffi/i.test(Deno.env.get("NEWT_BENCH_PROXY") ?? "")
+      ? ["--allow-ffi"]
+      : []),
     `--allow-read=${file}`,
     "--allow-env",
     // as deno task start runs it (README: a bounded young generation); NEWT_BENCH_V8 adds flags

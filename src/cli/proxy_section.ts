@@ -15,6 +15,7 @@
  * FlowBandwidth = 10M        # per flow and direction, bytes/s with K/M/G (off = unlimited, the default)
  * TcpConnectTimeout = 5s     # durations: 500ms, 5s, 2m, 1h; a bare number is seconds
  * UdpWorker = off            # WireGuard socket on the main thread: faster set-up, less bulk throughput
+ * UdpBackend = ffi           # libc socket through FFI: 4 MiB buffers, recvmmsg/sendmmsg (--allow-ffi)
  * AcceptBeforeDial = on      # SYN-ACK before the dial for targets reached in the last 30 s (off by default)
  * TcpIdleTimeout = 60s
  * UdpIdleTimeout = 60s
@@ -31,6 +32,7 @@
  * @module
  */
 import type { LevelName } from "../log.ts";
+import type { UdpBackend } from "../udp_socket.ts";
 import { parseRule, type PolicyRule, RuleSyntaxError } from "../proxy/policy.ts";
 import {
   formatHostPort,
@@ -78,6 +80,8 @@ export interface ProxyOptions {
   acceptBeforeDial: boolean;
   /** The WireGuard socket's syscalls in a Worker (ProxyConfig.udpWorker). */
   udpWorker: boolean;
+  /** The WireGuard socket's implementation (ProxyConfig.udpBackend). */
+  udpBackend: "auto" | UdpBackend;
   /** TCP idle timeout (after half-close, and with no traffic). */
   tcpIdleTimeoutMs: number;
   /** UDP session idle timeout. */
@@ -109,6 +113,7 @@ export const DEFAULT_PROXY_OPTIONS: Readonly<ProxyOptions> = Object.freeze({
   tcpConnectTimeoutMs: 5_000,
   acceptBeforeDial: false,
   udpWorker: true,
+  udpBackend: "auto",
   tcpIdleTimeoutMs: 60_000,
   udpIdleTimeoutMs: 60_000,
   drainTimeoutMs: 10_000,
@@ -214,6 +219,13 @@ const KEYS: Record<string, Setter> = {
   TcpConnectTimeout: durationSetter("tcpConnectTimeoutMs", 1, 300_000),
   AcceptBeforeDial: boolSetter("acceptBeforeDial"),
   UdpWorker: boolSetter("udpWorker"),
+  UdpBackend: (o, v) => {
+    const b = v.toLowerCase();
+    if (b !== "auto" && b !== "deno" && b !== "node" && b !== "ffi") {
+      throw new Error("must be auto, deno, node or ffi");
+    }
+    o.udpBackend = b;
+  },
   TcpIdleTimeout: durationSetter("tcpIdleTimeoutMs", 1_000, 86_400_000),
   UdpIdleTimeout: durationSetter("udpIdleTimeoutMs", 1_000, 86_400_000),
   DrainTimeout: durationSetter("drainTimeoutMs", 0, 600_000),

@@ -113,6 +113,12 @@ SIGINT/SIGTERM drain flows and exit 0.`,
       description: "WireGuard socket on the main thread: faster connection set-up, less throughput",
     },
     {
+      name: "udp-ffi",
+      type: "boolean",
+      description:
+        "WireGuard socket on libc via FFI: 4 MiB buffers, batched syscalls (--allow-ffi)",
+    },
+    {
       name: "accept-before-dial",
       type: "boolean",
       description: "answer SYNs to targets reached in the last 30s before dialing them",
@@ -170,6 +176,7 @@ function readRunFlags(flags: ParsedFlags): RunFlags {
   if (booleanFlag(flags, "no-flow-log")) overrides.flowLog = false;
   if (booleanFlag(flags, "accept-before-dial")) overrides.acceptBeforeDial = true;
   if (booleanFlag(flags, "no-udp-worker")) overrides.udpWorker = false;
+  if (booleanFlag(flags, "udp-ffi")) overrides.udpBackend = "ffi";
   const metrics = stringFlag(flags, "metrics");
   const metricsOff = metrics?.toLowerCase() === "off";
   if (metrics !== undefined && !metricsOff) {
@@ -284,12 +291,19 @@ async function startOrExplain(
       proxy,
       dnsResolver: dnsResolverOption(options),
       udpWorker: options.udpWorker,
+      udpBackend: options.udpBackend,
       logger: log,
     });
   } catch (e) {
     if (e instanceof Deno.errors.AddrInUse) {
       throw new CliError(
         `UDP port ${port} is in use (another WireGuard or newt-proxy?); try --listen-port`,
+      );
+    }
+    if (e instanceof Deno.errors.NotCapable && options.udpBackend === "ffi") {
+      throw new CliError(
+        "--udp-ffi (UdpBackend = ffi) needs --allow-ffi as well, which gives the process every " +
+          'permission (README, "Permissions and security")',
       );
     }
     if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
@@ -325,6 +339,9 @@ async function reloadPeers(handle: ServerHandle, src: Source, log: Logger): Prom
     if (proxy.udpWorker !== src.config.proxy.udpWorker) {
       log.warn("SIGHUP: UdpWorker changes take effect on restart only");
     }
+    if (proxy.udpBackend !== src.config.proxy.udpBackend) {
+      log.warn("SIGHUP: UdpBackend changes take effect on restart only");
+    }
     const flow = flowProxyOptions(proxy);
     handle.net.proxy.policy.setRules(proxy.rules);
     handle.setTimeouts({
@@ -337,7 +354,12 @@ async function reloadPeers(handle: ServerHandle, src: Source, log: Logger): Prom
     handle.net.proxy.acceptBeforeDial = proxy.acceptBeforeDial;
     src.config = {
       wg: { ...next.config.wg, interface: oldIface },
-      proxy: { ...proxy, udpWorker: src.config.proxy.udpWorker }, // the running socket's
+      // the running socket's
+      proxy: {
+        ...proxy,
+        udpWorker: src.config.proxy.udpWorker,
+        udpBackend: src.config.proxy.udpBackend,
+      },
     };
     log.info("peers reloaded", {
       path: src.path,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ListenUdpOptions } from "../udp_socket.ts";
+import type { ListenUdpOptions, UdpBackend } from "../udp_socket.ts";
 
 /** Main → worker: bind and start serving the rings. */
 export interface StartMessage {
@@ -19,6 +19,12 @@ export interface StartMessage {
   tx: SharedArrayBuffer;
   /** Counters the worker publishes (indices below). */
   stats: SharedArrayBuffer;
+  /**
+   * ffi backend: an eventfd of the main thread's, which the worker's loop blocks on with the
+   * socket; the main thread signals it, instead of `Atomics.notify`, when it queued sends into a
+   * sleeping loop's ring, and closes it once the worker is gone.
+   */
+  wakeFd?: number;
 }
 
 /** Worker → main: bound. */
@@ -28,7 +34,7 @@ export interface ReadyMessage {
   /** The inner socket's bound address. */
   localAddr: { hostname: string; port: number };
   /** The inner socket's backend. */
-  backend: "deno" | "node";
+  backend: UdpBackend;
 }
 
 /** Worker → main: the bind failed (error class name and text, to re-create it). */

@@ -143,9 +143,16 @@ export class DatagramRing {
 
   /** Wakes the consumer if — and only if — it sleeps. Call after a push (or a batch of them). */
   wakeConsumer(): void {
-    if (Atomics.load(this.#i32, SLEEP) === 1 && Atomics.compareExchange(this.#i32, SLEEP, 1, 0)) {
-      Atomics.notify(this.#i32, SLEEP);
-    }
+    if (this.claimSleeper()) Atomics.notify(this.#i32, SLEEP);
+  }
+
+  /**
+   * Whether the consumer sleeps (or is about to), clearing its flag: the caller then wakes it by
+   * its own means (a consumer blocked in `poll` rather than `Atomics.waitAsync`).
+   */
+  claimSleeper(): boolean {
+    return Atomics.load(this.#i32, SLEEP) === 1 &&
+      Atomics.compareExchange(this.#i32, SLEEP, 1, 0) === 1;
   }
 
   // --- consumer ---------------------------------------------------------------------------------
@@ -220,6 +227,11 @@ export class DatagramRing {
       return false;
     }
     return true;
+  }
+
+  /** Consumer: woke by other means than the producer; clears the flag announced by prepareSleep. */
+  cancelSleep(): void {
+    Atomics.store(this.#i32, SLEEP, 0);
   }
 
   /** Consumer: waits until the producer wakes it (after {@link DatagramRing.prepareSleep}). */

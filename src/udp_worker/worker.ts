@@ -24,6 +24,8 @@ import {
   type WorkerMessage,
 } from "./_protocol.ts";
 import { AddressEncoder, RemoteDecoder } from "./remote_codec.ts";
+import { FfiUdpSocket } from "../udp_ffi.ts";
+import { serveFfi } from "./ffi_loop.ts";
 import { DatagramRing, RECORD_META_WORDS, TaskYielder } from "./ring.ts";
 
 /** Datagrams a loop handles before yielding a task to the other loop. */
@@ -172,6 +174,9 @@ async function serve(msg: StartMessage): Promise<void> {
   const tx = new DatagramRing(msg.tx);
   const words = new Int32Array(msg.stats);
   const stats = new StatsPublisher(words, sock);
+  if (sock instanceof FfiUdpSocket && msg.wakeFd !== undefined) {
+    return serveFfiSocket(sock, rx, tx, msg.wakeFd, words, stats);
+  }
   scope.postMessage(
     { type: "ready", localAddr: sock.localAddr, backend: sock.backend } satisfies ReadyMessage,
   );
@@ -184,6 +189,25 @@ async function serve(msg: StartMessage): Promise<void> {
   clearInterval(publisher);
   // node:dgram releases the port one task after close() (Deno 2.9.6): "closed" promises it free.
   await new Promise((r) => setTimeout(r, 0));
+  stats.publish();
+  scope.postMessage({ type: "closed" });
+  scope.close();
+}
+
+/** The ffi backend: one synchronous loop (ffi_loop.ts) until the main thread closes the rings. */
+function serveFfiSocket(
+  sock: FfiUdpSocket,
+  rx: DatagramRing,
+  tx: DatagramRing,
+  wakeFd: number,
+  words: Int32Array,
+  stats: StatsPublisher,
+): void {
+  scope.postMessage(
+    { type: "ready", localAddr: sock.localAddr, backend: sock.backend } satisfies ReadyMessage,
+  );
+  serveFfi(sock, rx, tx, wakeFd, words, () => stats.publish());
+  sock.close();
   stats.publish();
   scope.postMessage({ type: "closed" });
   scope.close();

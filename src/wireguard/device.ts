@@ -9,6 +9,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import { getLogger, type Logger } from "../log.ts";
 import {
   listenUdp as listenUdpOnMainThread,
+  type UdpBackend,
   type UdpRemote,
   type UdpSocket,
 } from "../udp_socket.ts";
@@ -70,7 +71,7 @@ export interface ListenOptions {
   /** Address to bind; default "::" (dual-stack) falling back to "0.0.0.0". */
   hostname?: string;
   /** Socket backend. */
-  backend?: "auto" | "deno" | "node";
+  backend?: "auto" | UdpBackend;
   /** Receive and send syscalls in a Worker (src/udp_worker/), off the main thread. Default true. */
   worker?: boolean;
 }

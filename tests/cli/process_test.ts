@@ -142,3 +142,10 @@ Deno.test("usage errors exit 2 with one line on stderr, nothing on stdout", asyn
   assert.equal(p.stderr.trimEnd().split("\n").length, 1);
   assert.match(p.stderr, /did you mean '--listen-port'/);
 });
+
+Deno.test("--udp-ffi without --allow-ffi: one line naming the missing grant, exit 1", async () => {
+  const p = new CliProcess(["--allow-net"], ["--listen-port", "0", "--udp-ffi"]);
+  assert.equal(await p.exit(), 1, p.stderr);
+  assert.match(p.stderr, /--udp-ffi \(UdpBackend = ffi\) needs --allow-ffi/);
+  assert.doesNotMatch(p.stderr, /needs --allow-net/);
+});

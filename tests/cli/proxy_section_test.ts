@@ -24,6 +24,7 @@ NewFlowRate = 120/m
 TcpConnectTimeout = 500ms
 AcceptBeforeDial = on
 UdpWorker = off
+UdpBackend = FFI
 TcpIdleTimeout = 2m
 UdpIdleTimeout = 30
 DrainTimeout = 0
@@ -46,6 +47,7 @@ ClientDNS = 10.88.0.1
   assert.equal(proxy.tcpConnectTimeoutMs, 500);
   assert.equal(proxy.acceptBeforeDial, true);
   assert.equal(proxy.udpWorker, false);
+  assert.equal(proxy.udpBackend, "ffi");
   assert.equal(proxy.tcpIdleTimeoutMs, 120_000);
   assert.equal(proxy.udpIdleTimeoutMs, 30_000);
   assert.equal(proxy.drainTimeoutMs, 0);
@@ -77,6 +79,7 @@ Deno.test("[Proxy]: absent section gives the documented defaults", () => {
   assert.equal(proxy.flowLog, true);
   assert.equal(proxy.acceptBeforeDial, false, "dial first unless asked");
   assert.equal(proxy.udpWorker, true);
+  assert.equal(proxy.udpBackend, "auto");
 });
 
 Deno.test("bad configs: errors name the line and the problem", () => {
@@ -97,6 +100,7 @@ Deno.test("bad configs: errors name the line and the problem", () => {
     ["[Proxy]\nFlowLog = maybe\n", 5, /must be on or off/],
     ["[Proxy]\nAcceptBeforeDial = sometimes\n", 5, /invalid AcceptBeforeDial .*must be on or off/],
     ["[Proxy]\nUdpWorker = 2\n", 5, /invalid UdpWorker .*must be on or off/],
+    ["[Proxy]\nUdpBackend = dpdk\n", 5, /invalid UdpBackend .*must be auto, deno, node or ffi/],
     ["[Proxy]\nDnsUpstream = 1.1.1.1\nDnsUpstream = 8.8.8.8\n", 6, /duplicate DnsUpstream/],
     ["[Proxy]\nNewFlowRate = fast\n", 5, /invalid NewFlowRate/],
     ["[Proxy]\n\n[Proxy]\n", 6, /duplicate \[Proxy\] section \(first on line 4\)/],

@@ -128,3 +128,15 @@ Deno.test("ring: wakeConsumer notifies a sleeping consumer and only then", async
   assert.equal(await slept, "ok");
   assert.ok(ring.hasData());
 });
+
+Deno.test("ring: claimSleeper hands the wake-up to exactly one caller; cancelSleep withdraws", () => {
+  const ring = DatagramRing.create(1024);
+  const producer = new DatagramRing(ring.buffer);
+  assert.equal(producer.claimSleeper(), false, "nobody sleeps");
+  assert.equal(ring.prepareSleep(), true);
+  assert.equal(producer.claimSleeper(), true, "the sleeper is claimed once");
+  assert.equal(producer.claimSleeper(), false, "and only once");
+  assert.equal(ring.prepareSleep(), true);
+  ring.cancelSleep(); // woke by other means (its socket)
+  assert.equal(producer.claimSleeper(), false, "a withdrawn sleep needs no wake");
+});

@@ -6,6 +6,7 @@ import {
   type UdpWorkerSocket,
   udpWorkerSupported,
 } from "../../src/udp_worker/mod.ts";
+import { ffiUdpSupported } from "../../src/udp_ffi.ts";
 import { Device } from "../../src/wireguard/device.ts";
 import { socketCounters, socketDropsSince, startProxy } from "../../src/server.ts";
 import { generatePrivateKey } from "../../src/wireguard/keys.ts";
@@ -118,36 +119,70 @@ function assertIncreasing(seen: number[], what: string): void {
   }
 }
 
+for (const backend of ["deno", "ffi"] as const) {
+  Deno.test({
+    name: `udp worker (${backend}): 2000 datagrams keep their order, received and sent`,
+    // The node backend's own sends neither keep order nor survive a burst (Deno 2.9.6 node:dgram).
+    ignore: !hasDenoDatagram() || (backend === "ffi" && !ffiUdpSupported()),
+  }, async () => {
+    const sock = await workerSocket({ hostname: "127.0.0.1", port: 0, backend });
+    const plain = await listenUdp({ hostname: "127.0.0.1", port: 0 });
+    try {
+      assert.equal(sock.backend, backend);
+      const n = 2000;
+      // Receive side: the ring hands datagrams out exactly in the kernel's order.
+      // (The sender awaits each send: Deno reorders un-awaited sends that have to wait.)
+      const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+      const sendAwaited = async () => {
+        for (let i = 0; i < n; i++) {
+          const d = new Uint8Array([i & 0xff, i >> 8, 0, 0, 0, 0, 0, 0]);
+          await conn.send(d, {
+            transport: "udp",
+            hostname: "127.0.0.1",
+            port: sock.localAddr.port,
+          });
+          if (i % 50 === 49) await new Promise((r) => setTimeout(r, 2)); // within the kernel buffer
+        }
+      };
+      const [, got] = await Promise.all([sendAwaited(), receiveNumbered(sock, n)]);
+      conn.close();
+      assertIncreasing(got, "received");
+      assert.equal(got.length, n, `all received (ring drops: ${sock.stats.dropped})`);
+      // Send side: the worker sends in ring order.
+      const [, back] = await Promise.all([sendNumbered(sock, plain, n), receiveNumbered(plain, n)]);
+      assertIncreasing(back, "sent");
+      assert.ok(back.length > n * 0.9, `${back.length} of ${n} arrived`);
+    } finally {
+      await closeAll(sock, plain);
+    }
+  });
+}
+
 Deno.test({
-  name: "udp worker: 2000 datagrams keep their order, received and sent",
-  // The node backend's own sends neither keep order nor survive a burst (Deno 2.9.6 node:dgram).
-  ignore: !hasDenoDatagram(),
+  name:
+    "udp worker (ffi): close wakes the blocked loop, a pending receive gets null, the port is freed",
+  ignore: !ffiUdpSupported(),
 }, async () => {
-  const sock = await workerSocket({ hostname: "127.0.0.1", port: 0 });
-  const plain = await listenUdp({ hostname: "127.0.0.1", port: 0 });
-  try {
-    const n = 2000;
-    // Receive side: the ring hands datagrams out exactly in the kernel's order.
-    // (The sender awaits each send: Deno reorders un-awaited sends that have to wait.)
-    const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-    const sendAwaited = async () => {
-      for (let i = 0; i < n; i++) {
-        const d = new Uint8Array([i & 0xff, i >> 8, 0, 0, 0, 0, 0, 0]);
-        await conn.send(d, { transport: "udp", hostname: "127.0.0.1", port: sock.localAddr.port });
-        if (i % 50 === 49) await new Promise((r) => setTimeout(r, 2)); // within the kernel buffer
-      }
-    };
-    const [, got] = await Promise.all([sendAwaited(), receiveNumbered(sock, n)]);
-    conn.close();
-    assertIncreasing(got, "received");
-    assert.equal(got.length, n, `all received (ring drops: ${sock.stats.dropped})`);
-    // Send side: the worker sends in ring order.
-    const [, back] = await Promise.all([sendNumbered(sock, plain, n), receiveNumbered(plain, n)]);
-    assertIncreasing(back, "sent");
-    assert.ok(back.length > n * 0.9, `${back.length} of ${n} arrived`);
-  } finally {
-    await closeAll(sock, plain);
-  }
+  const sock = await workerSocket({ hostname: "127.0.0.1", port: 0, backend: "ffi" });
+  const peer = await listenUdp({ hostname: "127.0.0.1", port: 0 });
+  const pending = sock.receive(new Uint8Array(100));
+  // The worker sleeps in poll() (1 s at most): a send wakes it through the eventfd at once.
+  await new Promise((r) => setTimeout(r, 50));
+  let t = performance.now();
+  sock.send(new Uint8Array([42]), { address: "127.0.0.1", port: peer.localAddr.port });
+  const buf = new Uint8Array(8);
+  assert.equal((await withTimeout(peer.receive(buf)))?.length, 1);
+  assert.ok(performance.now() - t < 500, `sent after ${performance.now() - t} ms`);
+  peer.close();
+  await new Promise((r) => setTimeout(r, 50));
+  t = performance.now();
+  sock.close();
+  assert.equal(await withTimeout(pending), null);
+  await withTimeout(sock.closed, 3000, "closed");
+  // Woken through the eventfd too, not by the poll timeout or the 2 s grace.
+  assert.ok(performance.now() - t < 500, `closed after ${performance.now() - t} ms`);
+  const again = await listenUdp({ hostname: "127.0.0.1", port: sock.localAddr.port });
+  again.close();
 });
 
 Deno.test("udp worker: a full receive ring drops and counts", async () => {
@@ -338,4 +373,34 @@ Deno.test("socketDropsSince: only the drop counters that grew, null when none di
     ),
     { receiveQueueFull: 7, truncated: 2 },
   );
+});
+
+Deno.test({
+  name: "udp worker: startProxy's udpBackend ffi runs the libc socket on the Worker",
+  ignore: !ffiUdpSupported(),
+  fn: async () => {
+    const handle = await startProxy({
+      privateKey: generatePrivateKey(),
+      listenPort: 0,
+      listenHostname: "127.0.0.1",
+      addresses: ["10.80.0.1/24"],
+      dnsResolver: false,
+      udpBackend: "ffi",
+    });
+    const peer = await listenUdp({ hostname: "127.0.0.1", port: 0 });
+    const s = handle.device.socket;
+    try {
+      assert.ok(s && isUdpWorkerSocket(s));
+      assert.equal(s.backend, "ffi");
+      const junk = new Uint8Array(148);
+      junk[0] = 4; // a transport message for an unknown index
+      peer.send(junk, { address: "127.0.0.1", port: handle.listenPort });
+      await until(() => handle.device.counters.datagramsReceived === 1);
+      assert.deepEqual(handle.stats().socket.backend, "ffi");
+    } finally {
+      peer.close();
+      await handle.close(0);
+      if (s && isUdpWorkerSocket(s)) await withTimeout(s.closed, 3000, "close");
+    }
+  },
 });
