@@ -21,12 +21,14 @@
  */
 
 import { BoundedCache } from "./bounded_cache.ts";
-import type {
-  ListenUdpOptions,
-  UdpReceived,
-  UdpRemote,
-  UdpSocket,
-  UdpStats,
+import {
+  badPort,
+  type ListenUdpOptions,
+  newStats,
+  type UdpReceived,
+  type UdpRemote,
+  type UdpSocket,
+  type UdpStats,
 } from "./udp_socket.ts";
 import { formatIp, isV4Mapped, tryParseIp } from "./wire/ip_address.ts";
 
@@ -192,17 +194,6 @@ class MessageBatch {
   flags(i: number): number {
     return this.#h.getInt32(i * MSGHDR + 48, true);
   }
-}
-
-function newStats(): UdpStats {
-  return {
-    received: 0,
-    sent: 0,
-    sendErrors: 0,
-    lastSendError: undefined,
-    dropped: 0,
-    truncated: 0,
-  };
 }
 
 /** Options of the ffi backend, beyond {@link ListenUdpOptions}. */
@@ -396,9 +387,7 @@ export class FfiUdpSocket implements UdpSocket {
   send(data: Uint8Array, to: UdpRemote): void {
     this.stats.sent++;
     if (this.#closed) return this.#sendError("BadResource: socket closed");
-    if (!(to.port >= 1 && to.port <= 65535 && Number.isInteger(to.port))) {
-      return this.#sendError(`RangeError: invalid port ${to.port}`);
-    }
+    if (badPort(to.port)) return this.#sendError(`RangeError: invalid port ${to.port}`);
     const name = this.#name(to);
     if (name === null) {
       return this.#sendError(`EAFNOSUPPORT: cannot send to "${to.address}" from this socket`);

@@ -126,12 +126,13 @@ export function normaliseAddress(address: string): string {
   return address;
 }
 
-/** Deno silently truncates ports to 16 bits (70000 → 4464): check before sending. */
-function badPort(port: number): boolean {
+/** Whether `port` is no UDP port (Deno silently truncates ports to 16 bits: check first). */
+export function badPort(port: number): boolean {
   return !(port >= 1 && port <= 65535 && Number.isInteger(port));
 }
 
-function newStats(): UdpStats {
+/** Fresh {@link UdpStats}, all zero. */
+export function newStats(): UdpStats {
   return {
     received: 0,
     sent: 0,
