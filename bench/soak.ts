@@ -5,6 +5,7 @@
  * flows end. Targets listen inside the server namespace only.
  *
  *   deno run -A --unstable-net bench/soak.ts [seconds]        (root; Linux; wireguard-go, wg, ip)
+ *   NEWT_SOAK_UDP_BACKEND=ffi …                                 (the opt-in ffi socket)
  *
  * Prints one JSON summary as its last line; exits 0 when everything returned to baseline, 1 if
  * not, and 0 with `{"skipped": …}` where namespaces are unavailable.
@@ -14,6 +15,8 @@ import { JsonLinesProcess } from "../tests/interop/_sut.ts";
 import { encodeKey, generatePrivateKey, publicKey } from "../src/wireguard/keys.ts";
 
 const seconds = Number(Deno.args[0] ?? "600");
+/** NEWT_SOAK_UDP_BACKEND=ffi: the proxy on the opt-in ffi socket (--udp-ffi) instead. */
+const FFI = Deno.env.get("NEWT_SOAK_UDP_BACKEND") === "ffi";
 const here = (f: string) => new URL(f, import.meta.url).pathname;
 const T = "10.212.0.1";
 
@@ -74,6 +77,7 @@ async function main(): Promise<number> {
       "--v8-flags=--max-semi-space-size=4",
       `--allow-net=${allow}`,
       "--allow-env",
+      ...(FFI ? ["--allow-ffi"] : []),
       here("../tests/hardening/_soak_sut.ts"),
       JSON.stringify({
         privateKey: encodeKey(serverKey),
@@ -81,6 +85,7 @@ async function main(): Promise<number> {
         addresses: ["10.98.0.1/24"],
         peers: [{ publicKey: encodeKey(publicKey(clientKey)), allowedIPs: ["10.98.0.2/32"] }],
         udpIdleTimeoutMs: 2_000,
+        ...(FFI ? { udpBackend: "ffi" } : {}),
       }),
     ]));
     procs.push(sut);

@@ -16,6 +16,7 @@ const opts = JSON.parse(Deno.args[0]!) as {
   peers: Array<{ publicKey: string; allowedIPs: string[] }>;
   rules?: string[];
   udpIdleTimeoutMs?: number;
+  udpBackend?: "ffi";
 };
 const handle = await startProxy({
   privateKey: decodeKey(opts.privateKey),
@@ -29,6 +30,7 @@ const handle = await startProxy({
     limits: { newFlowsPerSecond: 5_000, newFlowBurst: 5_000 },
   },
   logger: new Logger("soak-quiet", "CRITICAL"),
+  ...(opts.udpBackend ? { udpBackend: opts.udpBackend } : {}),
 });
 const out = (o: unknown) => console.log(JSON.stringify(o));
 out({ event: "listening", port: handle.listenPort });
