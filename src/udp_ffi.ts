@@ -222,6 +222,12 @@ export class FfiUdpSocket implements UdpSocket {
   #receiving = false;
   #txCount = 0;
   #flushQueued = false;
+  /**
+   * Whether queued sends go out by themselves at the end of the synchronous run (a microtask).
+   * The Worker's synchronous loop turns it off and calls {@link FfiUdpSocket.flush} itself: a
+   * loop that never yields would pile up microtasks that never run.
+   */
+  autoFlush = true;
   readonly #flush = () => this.flush();
   #closed = false;
   #fdClosed = false;
@@ -400,7 +406,7 @@ export class FfiUdpSocket implements UdpSocket {
     this.#tx.setLength(i, data.length);
     this.#tx.setName(i, name);
     if (this.#txCount === FFI_BATCH) this.flush();
-    else if (!this.#flushQueued) {
+    else if (this.autoFlush && !this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(this.#flush);
     }

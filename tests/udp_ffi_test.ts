@@ -120,3 +120,25 @@ Deno.test({
     assert.match(text, /NotCapable: .*--allow-ffi/, text + new TextDecoder().decode(out.stderr));
   },
 });
+
+Deno.test({
+  name: "ffi: with autoFlush off (the Worker's loop) sends wait for flush(), queueing no microtask",
+  ignore: SKIP,
+  fn: async () => {
+    const sock = listenUdpFfi({ hostname: "127.0.0.1" });
+    const peer = listenUdpFfi({ hostname: "127.0.0.1" });
+    try {
+      sock.autoFlush = false;
+      sock.send(new Uint8Array([1]), { address: "127.0.0.1", port: peer.localAddr.port });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(peer.receiveNow(), 0, "nothing went out by itself");
+      sock.flush();
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(peer.receiveNow(), 1);
+      assert.deepEqual([...peer.receivedData(0)], [1]);
+    } finally {
+      sock.close();
+      peer.close();
+    }
+  },
+});

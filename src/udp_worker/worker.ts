@@ -175,7 +175,7 @@ async function serve(msg: StartMessage): Promise<void> {
   const words = new Int32Array(msg.stats);
   const stats = new StatsPublisher(words, sock);
   if (sock instanceof FfiUdpSocket && msg.wakeFd !== undefined) {
-    return serveFfiSocket(sock, rx, tx, msg.wakeFd, words, stats);
+    return await serveFfiSocket(sock, rx, tx, msg.wakeFd, words, stats);
   }
   scope.postMessage(
     { type: "ready", localAddr: sock.localAddr, backend: sock.backend } satisfies ReadyMessage,
@@ -195,18 +195,18 @@ async function serve(msg: StartMessage): Promise<void> {
 }
 
 /** The ffi backend: one synchronous loop (ffi_loop.ts) until the main thread closes the rings. */
-function serveFfiSocket(
+async function serveFfiSocket(
   sock: FfiUdpSocket,
   rx: DatagramRing,
   tx: DatagramRing,
   wakeFd: number,
   words: Int32Array,
   stats: StatsPublisher,
-): void {
+): Promise<void> {
   scope.postMessage(
     { type: "ready", localAddr: sock.localAddr, backend: sock.backend } satisfies ReadyMessage,
   );
-  serveFfi(sock, rx, tx, wakeFd, words, () => stats.publish());
+  await serveFfi(sock, rx, tx, wakeFd, words, () => stats.publish());
   sock.close();
   stats.publish();
   scope.postMessage({ type: "closed" });
