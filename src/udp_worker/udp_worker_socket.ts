@@ -12,7 +12,7 @@
  * the other ring and wakes the worker only if it sleeps; a full ring drops and counts, it never
  * blocks.
  *
- * With the ffi backend the worker runs one synchronous loop instead (`ffi_loop.ts`): it blocks in
+ * With the ffi backend the worker runs one loop instead (`ffi_loop.ts`): it blocks in
  * `poll` on the socket and an eventfd of this thread's, which `send` signals in place of
  * `Atomics.notify` when the loop sleeps.
  *
@@ -154,7 +154,7 @@ class WorkerUdpSocket implements UdpWorkerSocket {
   #burst = 0;
   #pending = false;
   #wakeQueued = false;
-  /** ffi backend: the eventfd the worker's loop blocks on (see ReadyMessage.wakeFd). */
+  /** ffi backend: the eventfd the worker's loop blocks on (see StartMessage.wakeFd). */
   readonly #wakeFd: number | undefined;
   readonly #wakeWorker = () => {
     this.#wakeQueued = false;
