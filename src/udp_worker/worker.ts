@@ -194,7 +194,7 @@ async function serve(msg: StartMessage): Promise<void> {
   scope.close();
 }
 
-/** The ffi backend: one loop blocking in poll() (ffi_loop.ts) until the main thread closes the rings. */
+/** The ffi backend: one loop blocking in poll() (ffi_loop.ts) until the rings are closed. */
 async function serveFfiSocket(
   sock: FfiUdpSocket,
   rx: DatagramRing,
