@@ -457,7 +457,7 @@ export class FfiUdpSocket implements UdpSocket {
   }
 }
 
-/** An eventfd (non-blocking) for waking a thread that waits in {@link FfiUdpSocket.waitReadable}. */
+/** A non-blocking eventfd, to wake a thread waiting in {@link FfiUdpSocket.waitReadable}. */
 export function createEventFd(): number {
   const lib = openLibc();
   const fd = lib.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
