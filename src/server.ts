@@ -120,6 +120,16 @@ export interface SocketCounters {
   lastSendError: string | null;
 }
 
+/** The {@link SocketCounters} fields that count drops. */
+const SOCKET_DROP_FIELDS = [
+  "receiveQueueFull",
+  "sendQueueFull",
+  "sendFailed",
+  "truncated",
+] as const;
+/** Drops by {@link SocketCounters} field. */
+export type SocketDrops = Partial<Record<typeof SOCKET_DROP_FIELDS[number], number>>;
+
 /** How often `startProxy` looks for new socket drops to warn about. */
 export const SOCKET_DROP_CHECK_MS = 10_000;
 
@@ -127,17 +137,10 @@ export const SOCKET_DROP_CHECK_MS = 10_000;
  * What the socket dropped between two readings, by {@link SocketCounters} field (only those that
  * grew), or null when nothing was. `startProxy` logs it as one warning per check.
  */
-export function socketDropsSince(
-  before: SocketCounters,
-  now: SocketCounters,
-):
-  | Partial<Record<"receiveQueueFull" | "sendQueueFull" | "sendFailed" | "truncated", number>>
-  | null {
-  const out: Partial<
-    Record<"receiveQueueFull" | "sendQueueFull" | "sendFailed" | "truncated", number>
-  > = {};
+export function socketDropsSince(before: SocketCounters, now: SocketCounters): SocketDrops | null {
+  const out: SocketDrops = {};
   let any = false;
-  for (const k of ["receiveQueueFull", "sendQueueFull", "sendFailed", "truncated"] as const) {
+  for (const k of SOCKET_DROP_FIELDS) {
     const d = now[k] - before[k];
     if (d > 0) {
       out[k] = d;
@@ -163,10 +166,11 @@ export function socketCounters(sock: UdpSocket | null): SocketCounters {
     };
   }
   const s = sock.stats;
-  const sendQueueFull = isUdpWorkerSocket(sock) ? sock.stats.txRingDropped : 0;
+  const worker = isUdpWorkerSocket(sock);
+  const sendQueueFull = worker ? sock.stats.txRingDropped : 0;
   return {
     backend: sock.backend,
-    worker: isUdpWorkerSocket(sock),
+    worker,
     received: s.received,
     sent: s.sent,
     receiveQueueFull: s.dropped,

@@ -186,6 +186,10 @@ class MessageBatch {
   setLength(i: number, n: number): void {
     this.#iov[4 * i + 2] = n;
   }
+  /** Entry i's sockaddr (a view). */
+  name(i: number): Uint8Array {
+    return this.names.subarray(i * NAME_BYTES, (i + 1) * NAME_BYTES);
+  }
   /** Bytes the kernel reported for entry i (msg_len). */
   length(i: number): number {
     return this.#h.getUint32(i * MSGHDR + 56, true);
@@ -301,21 +305,11 @@ export class FfiUdpSocket implements UdpSocket {
    * (16 bytes; an IPv4 or IPv4-mapped address in the first 4). Returns the family.
    */
   receivedSender(i: number, words: Int32Array): { port: number; family: 4 | 6 } {
-    const name = this.#rx.names.subarray(i * NAME_BYTES, (i + 1) * NAME_BYTES);
+    const { address, port } = senderOf(this.#rx.name(i));
     const bytes = new Uint8Array(words.buffer, words.byteOffset, 16);
-    const port = (name[2]! << 8) | name[3]!;
     bytes.fill(0);
-    if ((name[0]! | (name[1]! << 8)) === AF_INET) {
-      bytes.set(name.subarray(4, 8));
-      return { port, family: 4 };
-    }
-    const a = name.subarray(8, 24);
-    if (isV4Mapped(a)) {
-      bytes.set(a.subarray(12));
-      return { port, family: 4 };
-    }
-    bytes.set(a);
-    return { port, family: 6 };
+    bytes.set(address);
+    return { port, family: address.length === 4 ? 4 : 6 };
   }
 
   /** Blocks this thread until the socket or `wakeFd` is readable, or `timeoutMs` passed. */
@@ -351,20 +345,14 @@ export class FfiUdpSocket implements UdpSocket {
   }
 
   #remote(i: number): UdpRemote {
-    const name = this.#rx.names.subarray(i * NAME_BYTES, (i + 1) * NAME_BYTES);
+    const name = this.#rx.name(i);
     const last = this.#lastName;
     let same = this.#lastRemote !== null;
     for (let k = 0; same && k < 24; k++) same = name[k] === last[k];
     if (same) return this.#lastRemote!;
     last.set(name);
-    const family = name[0]! | (name[1]! << 8);
-    const port = (name[2]! << 8) | name[3]!;
-    let addr: Uint8Array;
-    if (family === AF_INET6) {
-      addr = name.slice(8, 24);
-      if (isV4Mapped(addr)) addr = addr.slice(12);
-    } else addr = name.slice(4, 8);
-    this.#lastRemote = { address: formatIp(addr), port };
+    const { address, port } = senderOf(name);
+    this.#lastRemote = { address: formatIp(address), port };
     return this.#lastRemote;
   }
 
@@ -481,6 +469,14 @@ export function drainEventFd(fd: number): void {
 /** Closes a descriptor made here. */
 export function closeFd(fd: number): void {
   openLibc().close(fd);
+}
+
+/** A received sockaddr's port and address (a view: 4 bytes for IPv4 and IPv4-mapped, else 16). */
+function senderOf(name: Uint8Array): { address: Uint8Array; port: number } {
+  const port = (name[2]! << 8) | name[3]!;
+  if ((name[0]! | (name[1]! << 8)) !== AF_INET6) return { address: name.subarray(4, 8), port };
+  const a = name.subarray(8, 24);
+  return { address: isV4Mapped(a) ? a.subarray(12) : a, port };
 }
 
 function getInt(lib: Libc, fd: number, opt: number): number {

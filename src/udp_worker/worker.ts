@@ -174,40 +174,24 @@ async function serve(msg: StartMessage): Promise<void> {
   const tx = new DatagramRing(msg.tx);
   const words = new Int32Array(msg.stats);
   const stats = new StatsPublisher(words, sock);
+  scope.postMessage(
+    { type: "ready", localAddr: sock.localAddr, backend: sock.backend } satisfies ReadyMessage,
+  );
   if (sock instanceof FfiUdpSocket && msg.wakeFd !== undefined) {
-    return await serveFfiSocket(sock, rx, tx, msg.wakeFd, words, stats);
+    // One loop blocking in poll() (ffi_loop.ts) until the main thread closes the rings.
+    await serveFfi(sock, rx, tx, msg.wakeFd, words, () => stats.publish());
+    sock.close();
+  } else {
+    const receiving = receiveLoop(sock, rx, words, stats);
+    // Send errors surface asynchronously, after the batch that caused them was published.
+    const publisher = setInterval(() => stats.publish(), STATS_INTERVAL_MS);
+    await sendLoop(sock, tx, words, stats); // returns once the main thread closed the rings
+    sock.close();
+    await receiving;
+    clearInterval(publisher);
+    // node:dgram releases the port one task after close() (Deno 2.9.6): "closed" promises it free.
+    await new Promise((r) => setTimeout(r, 0));
   }
-  scope.postMessage(
-    { type: "ready", localAddr: sock.localAddr, backend: sock.backend } satisfies ReadyMessage,
-  );
-  const receiving = receiveLoop(sock, rx, words, stats);
-  // Send errors surface asynchronously, after the batch that caused them was published.
-  const publisher = setInterval(() => stats.publish(), STATS_INTERVAL_MS);
-  await sendLoop(sock, tx, words, stats); // returns once the main thread closed the rings
-  sock.close();
-  await receiving;
-  clearInterval(publisher);
-  // node:dgram releases the port one task after close() (Deno 2.9.6): "closed" promises it free.
-  await new Promise((r) => setTimeout(r, 0));
-  stats.publish();
-  scope.postMessage({ type: "closed" });
-  scope.close();
-}
-
-/** The ffi backend: one loop blocking in poll() (ffi_loop.ts) until the rings are closed. */
-async function serveFfiSocket(
-  sock: FfiUdpSocket,
-  rx: DatagramRing,
-  tx: DatagramRing,
-  wakeFd: number,
-  words: Int32Array,
-  stats: StatsPublisher,
-): Promise<void> {
-  scope.postMessage(
-    { type: "ready", localAddr: sock.localAddr, backend: sock.backend } satisfies ReadyMessage,
-  );
-  await serveFfi(sock, rx, tx, wakeFd, words, () => stats.publish());
-  sock.close();
   stats.publish();
   scope.postMessage({ type: "closed" });
   scope.close();
