@@ -102,6 +102,14 @@ export class TcpConn {
     return this.#released ? 0 : this.#fid;
   }
 
+  /**
+   * Whether the netstack no longer holds this connection: closed or aborted here, or freed by
+   * lwIP after the peer's RST. Nothing more can be written or acknowledged then.
+   */
+  get released(): boolean {
+    return this.#released;
+  }
+
   /** Reads into `buf`; resolves to the byte count, or null at end of stream. */
   async read(buf: Uint8Array): Promise<number | null> {
     if (buf.length === 0) return 0;

@@ -245,7 +245,7 @@ class FlowCopy {
     this.#reason = why;
     if (why !== "reset") {
       this.#cut();
-    } else if (this.conn.fid === 0) {
+    } else if (this.conn.released) {
       // The peer reset (nothing here released the connection yet): what it sent before its RST
       // is still queued for the upstream loop, which writes it to the target and then ends.
       const grace = flowTimers.schedule(() => this.#closeTarget(), PEER_RESET_GRACE_MS);

@@ -191,6 +191,29 @@ Deno.test("own listeners take precedence; own prefix is never proxied", OPTS, as
   close();
 });
 
+Deno.test("TcpConn.released: open until closed here or reset by the peer", OPTS, async () => {
+  const { proxy, peer, close } = await stackPair();
+  const accepted: Promise<import("../../src/netstack/mod.ts").TcpConn>[] = [];
+  proxy.onTcpFlow = (r) => accepted.push(r.accept());
+  const c = await peer.dialTcp({ hostname: "198.51.100.1", port: 7 });
+  while (accepted.length === 0) await tick(1);
+  const s = await accepted.shift()!;
+  assert.equal(s.released, false);
+  assert.equal(c.released, false);
+  c.reset(); // the peer's RST frees the accepted side inside lwIP
+  assert.equal(c.released, true);
+  assert.ok((await s.closed) instanceof Error);
+  assert.equal(s.released, true);
+  const c2 = await peer.dialTcp({ hostname: "198.51.100.1", port: 7 });
+  while (accepted.length === 0) await tick(1);
+  const s2 = await accepted.shift()!;
+  s2.close();
+  assert.equal(s2.released, true);
+  assert.equal(c2.released, false, "the other end only sees a FIN");
+  c2.close();
+  close();
+});
+
 Deno.test("half-close in each direction", OPTS, async () => {
   const { proxy, peer, close } = await stackPair();
   const enc = new TextEncoder(), dec = new TextDecoder();
