@@ -134,27 +134,31 @@ async function runCase(job: Omit<WakeJob, "words" | "times">, name: string): Pro
   };
 }
 
+/** The cases, in the order they run: who sleeps, how, and what the Worker does after waking. */
+const CASES: [Pick<WakeJob, "direction" | "sleeper" | "waker">, string][] = [
+  [
+    { direction: "to-worker", sleeper: "blocked", waker: "blocks" },
+    "main → Worker blocked in Atomics.wait",
+  ],
+  [
+    { direction: "to-worker", sleeper: "event-loop", waker: "blocks" },
+    "main → Worker in its event loop (waitAsync)",
+  ],
+  [
+    { direction: "to-main", sleeper: "blocked", waker: "blocks" },
+    "Worker → main, the Worker then blocks",
+  ],
+  [
+    { direction: "to-main", sleeper: "blocked", waker: "event-loop" },
+    "Worker → main, the Worker then returns to its loop",
+  ],
+];
+
 /** Times `rounds` wake-ups of each case. */
 export async function measureWakes(rounds: number, gapMs = 1): Promise<WakeRow[]> {
-  const base = { rounds, gapMs, sleeper: "blocked", waker: "blocks" } as const;
-  return [
-    await runCase(
-      { ...base, direction: "to-worker", sleeper: "blocked" },
-      "main → Worker blocked in Atomics.wait",
-    ),
-    await runCase(
-      { ...base, direction: "to-worker", sleeper: "event-loop" },
-      "main → Worker in its event loop (waitAsync)",
-    ),
-    await runCase(
-      { ...base, direction: "to-main", waker: "blocks" },
-      "Worker → main, the Worker then blocks",
-    ),
-    await runCase(
-      { ...base, direction: "to-main", waker: "event-loop" },
-      "Worker → main, the Worker then returns to its loop",
-    ),
-  ];
+  const rows: WakeRow[] = [];
+  for (const [kind, name] of CASES) rows.push(await runCase({ ...kind, rounds, gapMs }, name));
+  return rows;
 }
 
 if (import.meta.main) {
