@@ -246,8 +246,9 @@ class FlowCopy {
     if (why !== "reset") {
       this.#cut();
     } else if (this.conn.released) {
-      // The peer reset (nothing here released the connection yet): what it sent before its RST
-      // is still queued for the upstream loop, which writes it to the target and then ends.
+      // The peer reset it (lwIP freed the connection before anything here closed it): what it
+      // sent before its RST is still queued for the upstream loop, which writes it to the target
+      // and then ends.
       const grace = flowTimers.schedule(() => this.#closeTarget(), PEER_RESET_GRACE_MS);
       this.#up.finally(() => {
         flowTimers.cancel(grace);
