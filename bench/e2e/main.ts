@@ -24,7 +24,14 @@ import { parseArgs } from "node:util";
 import { interopUnavailable, which } from "../../tests/interop/_netns.ts";
 import { connRate, idleFlowMemory, sleep, tcpThroughput, udpRateSearch } from "./measure.ts";
 import { totalRssBytes } from "./proc_stats.ts";
-import { formatText, type MachineInfo, median, resultsMarkdown, type Row } from "./report.ts";
+import {
+  formatText,
+  type MachineInfo,
+  median,
+  perRunRatios,
+  resultsMarkdown,
+  type Row,
+} from "./report.ts";
 import { buildScenario, type Impairment, type Scenario, type ScenarioKind } from "./topology.ts";
 import { buildTools, removeTools, type Tools } from "./tools.ts";
 
@@ -327,14 +334,19 @@ export async function runE2E(options: Partial<E2EOptions> = {}): Promise<E2EResu
     await removeTools(tools);
   }
 
-  const rows: Row[] = ROWS.filter((r) => samples.has(r.key)).map((r) => ({
-    name: r.name,
-    higherIsBetter: r.up,
-    digits: r.digits,
-    values: Object.fromEntries(
-      Object.entries(samples.get(r.key)!).map(([k, v]) => [k, r.max ? Math.max(...v) : median(v)]),
-    ) as Row["values"],
-  }));
+  const rows: Row[] = ROWS.filter((r) => samples.has(r.key)).map((r) => {
+    const runs = samples.get(r.key)!;
+    const perRun = r.max ? undefined : perRunRatios(runs["wg-go"], runs.ours);
+    return {
+      name: r.name,
+      higherIsBetter: r.up,
+      digits: r.digits,
+      values: Object.fromEntries(
+        Object.entries(runs).map(([k, v]) => [k, r.max ? Math.max(...v) : median(v)]),
+      ) as Row["values"],
+      ...(perRun ? { perRun } : {}),
+    };
+  });
   const machine = await machineInfo(o, info);
   const text = formatText(rows);
   const markdown = resultsMarkdown(machine, rows);

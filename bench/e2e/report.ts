@@ -16,6 +16,30 @@ export interface Row {
   higherIsBetter: boolean;
   /** Digits after the point. */
   digits: number;
+  /**
+   * Lowest and highest ours/A of single runs (run i of ours against run i of A, which ran next to
+   * it): how far the host's drift moves the ratio. Absent with fewer than two pairs.
+   */
+  perRun?: [number, number];
+}
+
+/**
+ * The lowest and highest `ours[i] / a[i]` over the runs both measured (finite, positive);
+ * undefined with fewer than two such pairs.
+ */
+export function perRunRatios(
+  a: readonly number[] | undefined,
+  ours: readonly number[] | undefined,
+): [number, number] | undefined {
+  if (!a || !ours) return undefined;
+  const ratios: number[] = [];
+  for (let i = 0; i < Math.min(a.length, ours.length); i++) {
+    if (a[i]! > 0 && ours[i]! > 0 && Number.isFinite(a[i]!) && Number.isFinite(ours[i]!)) {
+      ratios.push(ours[i]! / a[i]!);
+    }
+  }
+  if (ratios.length < 2) return undefined;
+  return [Math.min(...ratios), Math.max(...ratios)];
 }
 
 /** Facts about the machine and tools, printed above the table. */
@@ -61,15 +85,20 @@ function ratio(r: Row): string {
   return `${(o / a).toFixed(2)}×`;
 }
 
+function range(r: Row): string {
+  return r.perRun ? `${r.perRun[0].toFixed(2)}–${r.perRun[1].toFixed(2)}×` : "";
+}
+
 function cells(rows: readonly Row[]): string[][] {
   return rows.map((r) => [
     r.name + (r.higherIsBetter ? " ↑" : " ↓"),
     ...COLUMNS.map((c) => cell(r.values[c.kind], r.digits)),
     ratio(r),
+    range(r),
   ]);
 }
 
-const HEADER = ["measure", ...COLUMNS.map((c) => c.title), "ours/A"];
+const HEADER = ["measure", ...COLUMNS.map((c) => c.title), "ours/A", "run by run"];
 
 /** The table as aligned plain text. */
 export function formatText(rows: readonly Row[]): string {
@@ -97,8 +126,9 @@ export function resultsMarkdown(machine: MachineInfo, rows: readonly Row[]): str
     "",
     "Written by `bench/e2e/main.ts` (`deno task bench`, as root). Medians of the runs, which",
     "alternate between the scenarios (the highest-sample row is a maximum); ↑ higher is better,",
-    "↓ lower is better; ours/A is the ratio of the two. Empty cells were not measured; — means",
-    "every run failed.",
+    '↓ lower is better; ours/A is the ratio of the two, and "run by run" the lowest and highest',
+    "ratio of single runs of A and ours that ran next to each other. Empty cells were not measured;",
+    "— means every run failed.",
     "",
     `- Date: ${machine.date}`,
     `- Machine: ${machine.nproc} CPUs, ${machine.cpu}, Linux ${machine.kernel}`,
