@@ -9,6 +9,7 @@
  *
  *   deno run -A bench/e2e/main.ts [--quick] [--runs N] [--seconds S] [--scenarios plain,wg-go,ours]
  *     [--measures tcp,conn,rss,udp,impaired] [--udp-backend deno|node] [--out FILE | --no-out]
+ *     (--quick writes no RESULTS.md unless --out FILE)
  *
  * For looking into a result (ours only): every TCP run logs the netstack's packet and recovery
  * counters; NEWT_BENCH_TCP_CASES=tcpUp1,tcpDown4 runs only those TCP cases;
@@ -106,13 +107,17 @@ export const DEFAULT_E2E_OPTIONS: E2EOptions = {
   out: new URL("../RESULTS.md", import.meta.url).pathname,
 };
 
-/** `--quick`: one run of 3 s each, shorter UDP search. */
+/**
+ * `--quick`: one run of 3 s each, shorter UDP search — a smoke run, so it leaves bench/RESULTS.md
+ * (the full run's table, quoted by the README) alone unless `--out FILE` asks for a file.
+ */
 export const QUICK_E2E_OPTIONS: Partial<E2EOptions> = {
   runs: 1,
   seconds: 3,
   udpSteps: 5,
   udpSeconds: 2,
   settleMs: 3000,
+  out: null,
 };
 
 /** What {@linkcode runE2E} measured. */
