@@ -4,16 +4,12 @@
  *
  * @module
  */
-import { ACK, SEQ, type WakeJob } from "./thread_wake_bench.ts";
+import { ACK, now, SEQ, type WakeJob } from "./thread_wake_bench.ts";
 
 const scope = self as unknown as {
   onmessage: ((e: MessageEvent<WakeJob>) => void) | null;
   postMessage(msg: unknown): void;
 };
-
-function now(): number {
-  return performance.timeOrigin + performance.now();
-}
 
 /** Main notifies, this thread sleeps: record when each wake-up ran. */
 async function beWoken(job: WakeJob, words: Int32Array, times: Float64Array): Promise<void> {

@@ -100,7 +100,10 @@ export interface ProxyStatsSnapshot {
  * drops (a full socket buffer: `UdpRcvbufErrors` in `/proc/net/snmp`) are not visible to Deno.
  */
 export interface SocketCounters {
-  /** "deno" (`Deno.listenDatagram`) or "node" (`node:dgram`); null before listening. */
+  /**
+   * "deno" (`Deno.listenDatagram`), "node" (`node:dgram`) or "ffi" (libc, `--udp-ffi`); null
+   * before listening.
+   */
   backend: UdpBackend | null;
   /** Whether the socket's syscalls run in the UDP Worker. */
   worker: boolean;

@@ -156,6 +156,7 @@ class WorkerUdpSocket implements UdpWorkerSocket {
   #wakeQueued = false;
   /** ffi backend: the eventfd the worker's loop blocks on (see StartMessage.wakeFd). */
   readonly #wakeFd: number | undefined;
+  #wakeFdClosed = false;
   readonly #wakeWorker = () => {
     this.#wakeQueued = false;
     if (this.#wakeFd === undefined) this.#tx.wakeConsumer();
@@ -278,7 +279,6 @@ class WorkerUdpSocket implements UdpWorkerSocket {
     }
     this.#released();
   }
-  #wakeFdClosed = false;
 
   close(): void {
     if (this.#isClosed) return;

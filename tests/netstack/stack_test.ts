@@ -23,6 +23,15 @@ async function single(extra: Partial<Parameters<typeof Netstack.create>[0]> = {}
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
+type AcceptedConn = Promise<import("../../src/netstack/mod.ts").TcpConn>;
+
+/** The oldest flow `onTcpFlow` accepted into `accepted`, waiting for one at most ~1 s. */
+async function nextAccepted(accepted: AcceptedConn[]): AcceptedConn {
+  for (let i = 0; i < 1000 && accepted.length === 0; i++) await tick(1);
+  assert.ok(accepted.length > 0, "no flow was accepted");
+  return accepted.shift()!;
+}
+
 Deno.test("ICMP echo is answered for own addresses only (v4 and v6)", OPTS, async () => {
   const { s, out } = await single();
   s.input(echoRequest("10.88.0.2", "10.88.0.1", 7, 1));
@@ -193,11 +202,10 @@ Deno.test("own listeners take precedence; own prefix is never proxied", OPTS, as
 
 Deno.test("TcpConn.released: open until closed here or reset by the peer", OPTS, async () => {
   const { proxy, peer, close } = await stackPair();
-  const accepted: Promise<import("../../src/netstack/mod.ts").TcpConn>[] = [];
+  const accepted: AcceptedConn[] = [];
   proxy.onTcpFlow = (r) => accepted.push(r.accept());
   const c = await peer.dialTcp({ hostname: "198.51.100.1", port: 7 });
-  while (accepted.length === 0) await tick(1);
-  const s = await accepted.shift()!;
+  const s = await nextAccepted(accepted);
   assert.equal(s.released, false);
   assert.equal(c.released, false);
   c.reset(); // the peer's RST frees the accepted side inside lwIP
@@ -205,8 +213,7 @@ Deno.test("TcpConn.released: open until closed here or reset by the peer", OPTS,
   assert.ok((await s.closed) instanceof Error);
   assert.equal(s.released, true);
   const c2 = await peer.dialTcp({ hostname: "198.51.100.1", port: 7 });
-  while (accepted.length === 0) await tick(1);
-  const s2 = await accepted.shift()!;
+  const s2 = await nextAccepted(accepted);
   s2.close();
   assert.equal(s2.released, true);
   assert.equal(c2.released, false, "the other end only sees a FIN");
@@ -217,12 +224,11 @@ Deno.test("TcpConn.released: open until closed here or reset by the peer", OPTS,
 Deno.test("half-close in each direction", OPTS, async () => {
   const { proxy, peer, close } = await stackPair();
   const enc = new TextEncoder(), dec = new TextDecoder();
-  const accepted: Promise<import("../../src/netstack/mod.ts").TcpConn>[] = [];
+  const accepted: AcceptedConn[] = [];
   proxy.onTcpFlow = (r) => accepted.push(r.accept());
   for (const clientFirst of [true, false]) {
     const c = await peer.dialTcp({ hostname: "198.51.100.1", port: 7 });
-    while (accepted.length === 0) await tick(1);
-    const s = await accepted.shift()!;
+    const s = await nextAccepted(accepted);
     const [first, second] = clientFirst ? [c, s] : [s, c];
     await first.write(enc.encode("request"));
     await first.closeWrite();
