@@ -24,16 +24,40 @@ interface Sample {
   t: number;
   rssMiB: number;
   fds: number;
+  fdKinds: FdKinds;
   liveFlows: number;
   netstack: Record<string, number>;
 }
 
-function procSample(pid: number): { rssMiB: number; fds: number } {
+/** Open descriptors by kind ("socket", "anon_inode:[eventfd]", a path…): what a leak is. */
+type FdKinds = Record<string, number>;
+
+/**
+ * RSS and open descriptors. Deno duplicates its stdio pipes on demand and closes the copies
+ * again, so a copy of fd 0–2 is counted apart ("stdio copy") and not in `fds`: it is no flow's
+ * resource, and it made the baseline differ from the end by one either way.
+ */
+function procSample(pid: number): { rssMiB: number; fds: number; fdKinds: FdKinds } {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0");
+  const link = (fd: string) => {
+    try {
+      return Deno.readLinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      return "?"; // closed while listing
+    }
+  };
+  const stdio = new Set(["0", "1", "2"].map(link));
+  const fdKinds: FdKinds = {};
   let fds = 0;
-  for (const _ of Deno.readDirSync(`/proc/${pid}/fd`)) fds++;
-  return { rssMiB: Math.round(rssKb / 102.4) / 10, fds };
+  for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
+    const target = link(e.name);
+    const copy = Number(e.name) > 2 && stdio.has(target);
+    const kind = copy ? "stdio copy" : target.replace(/:\[\d+\]$/, "");
+    fdKinds[kind] = (fdKinds[kind] ?? 0) + 1;
+    if (!copy) fds++;
+  }
+  return { rssMiB: Math.round(rssKb / 102.4) / 10, fds, fdKinds };
 }
 
 async function main(): Promise<number> {
@@ -118,6 +142,9 @@ async function main(): Promise<number> {
     await new Promise((r) => setTimeout(r, 3_000));
     const baseline = await sample();
     show("start", baseline);
+    const udpBefore = (await sut.ask({ cmd: "stats" }, "stats")).udp as { total: number };
+    const kernelBefore = await udpSnmp(server);
+    console.error(`soak start  fds by kind ${JSON.stringify(baseline.fdKinds)}`);
 
     const load = client.spawn(Deno.execPath(), [
       "run",
@@ -156,6 +183,15 @@ async function main(): Promise<number> {
       await new Promise((r) => setTimeout(r, 1_000));
     }
     show("end", end);
+    const proxyStats = await sut.ask({ cmd: "stats" }, "stats");
+    console.error(
+      `soak end    proxy udp sessions during load=${
+        (proxyStats.udp as { total: number }).total - udpBefore.total
+      } drops=${JSON.stringify(proxyStats.drops)} kernel udp (server namespace) ${
+        JSON.stringify(diffCounts(await udpSnmp(server), kernelBefore))
+      }`,
+    );
+    console.error(`soak end    fds by kind ${JSON.stringify(end.fdKinds)}`);
     const checks = {
       flowsEnded: end.liveFlows === 0 && end.netstack["connections"] === 0,
       fdsBack: end.fds <= baseline.fds,
@@ -184,6 +220,24 @@ async function main(): Promise<number> {
 Deno.exit(await main());
 
 /** Highest RSS sampled in the first half of the load (the baseline if none). */
+/** The kernel's UDP counters in a namespace: RcvbufErrors counts datagrams dropped at a full socket. */
+async function udpSnmp(ns: Netns): Promise<Record<string, number>> {
+  const lines = (await ns.exec("cat", ["/proc/net/snmp"])).split("\n").filter((l) =>
+    l.startsWith("Udp:")
+  );
+  const [names, values] = lines.map((l) => l.split(/\s+/).slice(1));
+  return Object.fromEntries((names ?? []).map((n, i) => [n, Number(values?.[i] ?? 0)]));
+}
+
+function diffCounts(
+  now: Record<string, number>,
+  before: Record<string, number>,
+): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(now).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v !== 0),
+  );
+}
+
 function firstHalfPeak(
   during: Array<{ t: number; rssMiB: number }>,
   baseline: { t: number; rssMiB: number },

@@ -30,6 +30,12 @@ Deno.test({
   console.log(stderr.split("\n").filter((l) => l.startsWith("soak ")).join("\n"));
   const r = JSON.parse(last);
   console.log(`soak: ${JSON.stringify({ checks: r.checks, load: r.load })}`);
-  assert.equal(out.code, 0, `soak failed: ${last}\n${stderr.slice(-2000)}`);
-  assert.equal(r.ok, true);
+  // The failed checks' names come last so that a log's tail shows them.
+  const failed = Object.entries(r.checks ?? {}).filter(([, ok]) => !ok).map(([k]) => k);
+  assert.equal(
+    out.code,
+    0,
+    `soak failed: ${last}\n${stderr.slice(-2000)}\nfailed checks: ${failed.join(", ") || "none"}`,
+  );
+  assert.equal(r.ok, true, `failed checks: ${failed.join(", ")}`);
 });
