@@ -3,14 +3,7 @@
  * options, IPv4 options, IPv4 and IPv6 fragments, IPv6 extension headers, and a checksum fixer
  * that lets mutated packets past the checksum checks into deeper code.
  */
-import { checksum, ipPacket } from "../netstack/_packets.ts";
-
-function sum16(b: Uint8Array): number {
-  let s = 0;
-  for (let i = 0; i + 1 < b.length; i += 2) s += (b[i]! << 8) | b[i + 1]!;
-  if (b.length % 2) s += b[b.length - 1]! << 8;
-  return s;
-}
+import { checksum, sum16, tcpPacket } from "../netstack/_packets.ts";
 
 /** A TCP segment with the given raw option bytes (padded to 4) in an IP packet. */
 export function tcpWithOptions(
@@ -22,21 +15,7 @@ export function tcpWithOptions(
   options: number[],
   payload: Uint8Array = new Uint8Array(0),
 ): Uint8Array {
-  const opts = [...options];
-  while (opts.length % 4) opts.push(0);
-  const hl = 20 + opts.length;
-  const t = new Uint8Array(hl + payload.length);
-  const dv = new DataView(t.buffer);
-  dv.setUint16(0, sport);
-  dv.setUint16(2, dport);
-  dv.setUint32(4, 0x01020304);
-  dv.setUint32(8, 0);
-  t[12] = (hl / 4) << 4;
-  t[13] = flags;
-  dv.setUint16(14, 65535);
-  t.set(opts, 20);
-  t.set(payload, hl);
-  return ipPacket(src, dst, 6, t);
+  return tcpPacket(src, sport, dst, dport, flags, 0x01020304, 0, payload, options);
 }
 
 /** Inserts IPv4 options (padded to 4 bytes) into an IPv4 packet, fixing lengths and checksum. */

@@ -4,36 +4,13 @@
  * Commands on stdin and reports on stdout are JSON lines (see _sut.ts).
  */
 import { emit, stdinCommands } from "./_sut.ts";
+import { sutProxyConfig } from "./_sut_options.ts";
 import { startProxy } from "../../src/server.ts";
-import { decodeKey } from "../../src/wireguard/keys.ts";
-import { parseRule } from "../../src/proxy/policy.ts";
 import { getLogger, MemoryHandler, setup } from "../../src/log.ts";
 
-const opts = JSON.parse(Deno.args[0]!) as {
-  privateKey: string;
-  listenPort: number;
-  addresses: string[];
-  peers: Array<{ publicKey: string; allowedIPs: string[] }>;
-  rules?: string[];
-  tcpConnectTimeoutMs?: number;
-  udpIdleTimeoutMs?: number;
-};
 const mem = new MemoryHandler("INFO");
 setup({ handlers: { mem }, loggers: { sut: { level: "INFO", handlers: ["mem"] } } });
-const handle = await startProxy({
-  privateKey: decodeKey(opts.privateKey),
-  listenPort: opts.listenPort,
-  addresses: opts.addresses,
-  peers: opts.peers.map((p) => ({ publicKey: decodeKey(p.publicKey), allowedIPs: p.allowedIPs })),
-  proxy: {
-    rules: (opts.rules ?? []).map(parseRule),
-    timeouts: {
-      ...(opts.tcpConnectTimeoutMs ? { tcpConnectTimeoutMs: opts.tcpConnectTimeoutMs } : {}),
-      ...(opts.udpIdleTimeoutMs ? { udpIdleTimeoutMs: opts.udpIdleTimeoutMs } : {}),
-    },
-  },
-  logger: getLogger("sut"),
-});
+const handle = await startProxy({ ...sutProxyConfig(Deno.args[0]!), logger: getLogger("sut") });
 const out = emit;
 out({ event: "listening", port: handle.listenPort, backend: handle.device.socket?.backend });
 

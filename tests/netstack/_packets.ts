@@ -1,7 +1,8 @@
 /** Test packet builders (independent of the stack's code): IPv4/IPv6 with TCP, UDP, ICMP. */
 import { parseIp } from "../../src/netstack/addr.ts";
 
-function sum16(b: Uint8Array, initial = 0): number {
+/** The 16-bit one's-complement sum of bytes, unfolded (a checksum's first step). */
+export function sum16(b: Uint8Array, initial = 0): number {
   let s = initial;
   for (let i = 0; i + 1 < b.length; i += 2) s += (b[i]! << 8) | b[i + 1]!;
   if (b.length % 2) s += b[b.length - 1]! << 8;
@@ -72,7 +73,10 @@ export function ipPacket(src: string, dst: string, proto: number, l4: Uint8Array
 /** TCP flag bits. */
 export const SYN = 0x02, RST = 0x04, ACK = 0x10, FIN = 0x01;
 
-/** A TCP segment in an IP packet (MSS option on SYNs). */
+/**
+ * A TCP segment in an IP packet: `options` are raw option bytes (padded to 4), by default an MSS
+ * option on SYNs and none otherwise.
+ */
 export function tcpPacket(
   src: string,
   sport: number,
@@ -81,9 +85,11 @@ export function tcpPacket(
   flags: number,
   seq: number,
   ack = 0,
-  payload = new Uint8Array(0),
+  payload: Uint8Array = new Uint8Array(0),
+  options: number[] = flags & SYN ? [2, 4, 0x05, 0x78] : [],
 ): Uint8Array {
-  const opts = flags & SYN ? new Uint8Array([2, 4, 0x05, 0x78]) : new Uint8Array(0);
+  const opts = [...options];
+  while (opts.length % 4) opts.push(0);
   const hl = 20 + opts.length;
   const t = new Uint8Array(hl + payload.length);
   const dv = new DataView(t.buffer);

@@ -82,6 +82,23 @@ async function open(proxy: Netstack, peer: Netstack, via: "listener" | "accept-a
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits (bounded) until `seen` stops growing for `quietMs`. */
+/** Reads `conn` to its end after `first` was read already; the whole must equal `data`. */
+async function readRestAndCompare(conn: TcpConn, data: Uint8Array, first: Uint8Array) {
+  const buf = new Uint8Array(16 * KiB);
+  const got = new Uint8Array(data.length);
+  got.set(first, 0);
+  let off = first.length;
+  while (true) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    assert.ok(off + n <= data.length, `read ${off + n} of ${data.length} bytes`);
+    got.set(buf.subarray(0, n), off);
+    off += n;
+  }
+  assert.equal(off, data.length);
+  assert.equal(await sha256(got), await sha256(data));
+}
+
 async function settle(seen: unknown[], quietMs = 60, maxMs = 3000): Promise<void> {
   const end = performance.now() + maxMs;
   let n = -1;
@@ -115,18 +132,8 @@ for (const via of ["listener", "accept-any"] as const) {
             `announced ${s.win * 2 ** scale} bytes with a ${tcpWindow}-byte window`,
           );
         }
-        const buf = new Uint8Array(16 * KiB);
-        const got = new Uint8Array(data.length);
-        let off = 0;
-        while (true) {
-          const n = await server.read(buf);
-          if (n === null) break;
-          got.set(buf.subarray(0, n), off);
-          off += n;
-        }
+        await readRestAndCompare(server, data, new Uint8Array(0));
         await writing;
-        assert.equal(off, data.length);
-        assert.equal(await sha256(got), await sha256(data));
         client.close();
         server.close();
         close();
@@ -161,18 +168,8 @@ Deno.test(
     assert.ok(update, "no window update was sent when the reader consumed 16 KiB");
     assert.ok(update.win * WINDOW_SCALE >= buf.length);
 
-    const got = new Uint8Array(data.length);
-    got.set(buf, 0);
-    let off = buf.length;
-    while (true) {
-      const n = await server.read(buf);
-      if (n === null) break;
-      got.set(buf.subarray(0, n), off);
-      off += n;
-    }
+    await readRestAndCompare(server, data, buf);
     await writing;
-    assert.equal(off, data.length);
-    assert.equal(await sha256(got), await sha256(data));
 
     // every data segment left the peer once: the receiver never dropped in-window data
     let next = fromPeer.find((s) => s.len > 0)!.seq;
