@@ -49,7 +49,8 @@ async function echo(size: number, streamMs: number): Promise<void> {
 function udpOnce(): Promise<void> {
   return new Promise((resolve, reject) => {
     const s = dgram.createSocket("udp4");
-    const t = setTimeout(() => (s.close(), reject(new Error("udp timeout"))), 2000);
+    // An echo is lost after 500 ms: a short wait keeps the sample large when datagrams drop.
+    const t = setTimeout(() => (s.close(), reject(new Error("udp timeout"))), 500);
     s.on("message", () => (clearTimeout(t), s.close(), resolve()));
     s.send("soak", 7, host);
   });
