@@ -220,8 +220,7 @@ async function main(): Promise<number> {
 
 Deno.exit(await main());
 
-/** Highest RSS sampled in the first half of the load (the baseline if none). */
-/** The kernel's UDP counters in a namespace: RcvbufErrors counts datagrams dropped at a full socket. */
+/** A namespace's kernel UDP counters (RcvbufErrors: datagrams dropped at a full socket). */
 async function udpSnmp(ns: Netns): Promise<Record<string, number>> {
   const lines = (await ns.exec("cat", ["/proc/net/snmp"])).split("\n").filter((l) =>
     l.startsWith("Udp:")
@@ -230,6 +229,7 @@ async function udpSnmp(ns: Netns): Promise<Record<string, number>> {
   return Object.fromEntries((names ?? []).map((n, i) => [n, Number(values?.[i] ?? 0)]));
 }
 
+/** Counters that changed between two readings, as differences. */
 function diffCounts(
   now: Record<string, number>,
   before: Record<string, number>,
@@ -239,6 +239,7 @@ function diffCounts(
   );
 }
 
+/** Highest RSS sampled in the first half of the load (the baseline if none). */
 function firstHalfPeak(
   during: Array<{ t: number; rssMiB: number }>,
   baseline: { t: number; rssMiB: number },
