@@ -88,6 +88,58 @@ export {
 } from "./src/netstack/mod.ts";
 export { lookupHost, netstackTransport } from "./src/dns/client.ts";
 export { type DnsServer, type DnsServerOptions, serveDns } from "./src/dns/server.ts";
+// Types the API above refers to, exported so that its documentation is complete.
+export type { AllowedIpEntry } from "./src/wireguard/allowedips.ts";
+export type { Cidr, ParsedCidr } from "./src/wire/ip_address.ts";
+export type { Cidr as NetstackCidr, Family, FlowAddr, IpBytes } from "./src/netstack/addr.ts";
+export type { NetstackError } from "./src/netstack/errors.ts";
+export type { UnreachableKind } from "./src/netstack/icmp.ts";
+export type { UnreachableTarget } from "./src/netstack/stack.ts";
+export type { MssClampRule } from "./src/netstack/mss_clamp.ts";
+export type { StatName, TS_STAT_NAMES, WASM_STAT_NAMES } from "./src/netstack/stats.ts";
+export type {
+  TransportAead,
+  TransportCrypto,
+  TransportKey,
+} from "./src/wireguard/transport_aead.ts";
+export type { CookieChecker, CookieGenerator } from "./src/wireguard/cookie.ts";
+export type { RateLimiter, RateLimiterStats } from "./src/wireguard/ratelimiter.ts";
+export type {
+  Handshake,
+  HandshakeStatus,
+  LocalIdentity,
+  SessionKeys,
+} from "./src/wireguard/noise.ts";
+export type { PreparedPrivateKey } from "./src/wireguard/crypto.ts";
+export type { ReplayWindow } from "./src/wireguard/replay.ts";
+export type { IndexEntry, IndexTable } from "./src/wireguard/index_table.ts";
+export type { Keypair, Keypairs } from "./src/wireguard/keypair.ts";
+export type { PeerTimers, TimerActions } from "./src/wireguard/timers.ts";
+export type {
+  Endpoint,
+  InterfaceConfig,
+  PeerConfig,
+  RawEntry,
+  RawSection,
+  SectionHandler,
+} from "./src/wireguard/config.ts";
+export type { ListenUdpOptions, UdpBackend, UdpReceived, UdpStats } from "./src/udp_socket.ts";
+export type { FlowAdmission, LimitReason } from "./src/proxy/limits.ts";
+export type { ProxyStats } from "./src/proxy/stats.ts";
+export type { UdpMapping, UdpProxyOptions } from "./src/proxy/udp.ts";
+export type {
+  AddressRecordType,
+  DNS_RESOLVER_STAT_NAMES,
+  DnsResolver,
+  DnsResolverOptions,
+  DnsResolverStatName,
+  DnsResolverStats,
+  ResolveFn,
+  ResolveResult,
+  UpstreamServer,
+} from "./src/dns/resolver.ts";
+export type { DnsServerSocketStats, DnsServerStack } from "./src/dns/server.ts";
+export type { DnsClientStack, DnsTransport, LookupHostOptions } from "./src/dns/client.ts";
 import { main } from "./src/cli/main.ts";
 export { main };
 

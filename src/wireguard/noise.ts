@@ -74,7 +74,7 @@ export class Handshake {
   /** Newest TAI64N timestamp accepted from this peer (anti-replay of initiations). */
   lastTimestamp: Uint8Array = new Uint8Array(12);
   /** When we last accepted an initiation from this peer (ms, caller's clock). */
-  lastInitiationConsumed = -Infinity;
+  lastInitiationConsumed: number = -Infinity;
   /** DH(our static, peer static), fixed for the peer's lifetime. */
   readonly precomputedStaticStatic: Uint8Array | null;
   /** HASH(InitialHash || peer public key), the responder-side starting hash. */

@@ -39,10 +39,15 @@ export class PeerTimers {
   needAnotherKeepalive = false;
   /** Whether the last-minute handshake before key expiry was sent. */
   sentLastMinuteHandshake = false;
+  /** Resends the initiation while no response came (REKEY_TIMEOUT, jittered). */
   readonly retransmitHandshake: Timer;
+  /** Sends a keepalive when we received data but sent none (KEEPALIVE_TIMEOUT). */
   readonly sendKeepalive: Timer;
+  /** Starts a new handshake when we sent data but heard nothing back. */
   readonly newHandshake: Timer;
+  /** Erases all key material after REJECT_AFTER_TIME × 3 without a new session. */
   readonly zeroKeyMaterial: Timer;
+  /** The peer's configured persistent keepalive. */
   readonly persistentKeepalive: Timer;
   #running = true;
 
