@@ -1,7 +1,10 @@
 /**
- * IP address text <-> bytes for the netstack binding (IPv4 dotted quad, IPv6 RFC 5952 text).
+ * IP address text <-> bytes for the netstack binding (IPv4 dotted quad, IPv6 RFC 5952 text), in
+ * the shapes the stack uses (family + bytes; formatting at an offset in a packet). Parsing is
+ * src/wire/ip_address.ts's.
  * @module
  */
+import { tryParseIp } from "../wire/ip_address.ts";
 
 /** An address family. */
 export type Family = 4 | 6;
@@ -28,66 +31,29 @@ export interface Cidr extends IpBytes {
   prefix: number;
 }
 
-/** Parses an IPv4 dotted quad; null if invalid. */
-export function parseIpv4(text: string): Uint8Array | null {
-  const parts = text.split(".");
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (!/^\d{1,3}$/.test(p) || (p.length > 1 && p[0] === "0")) return null;
-    const v = Number(p);
-    if (v > 255) return null;
-    out[i] = v;
-  }
-  return out;
+/** The address text `parseIp` of src/wire takes: brackets around IPv6 (URL style) dropped. */
+function unbracket(text: string): string {
+  return text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
 }
 
-/** Parses IPv6 text (with optional embedded IPv4 tail); null if invalid. */
+/** Parses an IPv4 dotted quad; null if invalid. (The one parser is src/wire/ip_address.ts.) */
+export function parseIpv4(text: string): Uint8Array | null {
+  const b = text.includes(":") ? undefined : tryParseIp(text);
+  return b?.length === 4 ? b : null;
+}
+
+/** Parses IPv6 text (optionally in brackets, with an optional embedded IPv4 tail); null if invalid. */
 export function parseIpv6(text: string): Uint8Array | null {
-  let s = text;
-  if (s.startsWith("[") && s.endsWith("]")) s = s.slice(1, -1);
-  if (s.includes("%")) return null;
-  const out = new Uint8Array(16);
-  const halves = s.split("::");
-  if (halves.length > 2) return null;
-  const parseGroups = (part: string): number[] | null => {
-    if (part === "") return [];
-    const groups: number[] = [];
-    const items = part.split(":");
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]!;
-      if (i === items.length - 1 && item.includes(".")) {
-        const v4 = parseIpv4(item);
-        if (!v4) return null;
-        groups.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(item)) return null;
-        groups.push(parseInt(item, 16));
-      }
-    }
-    return groups;
-  };
-  const head = parseGroups(halves[0]!);
-  const tail = halves.length === 2 ? parseGroups(halves[1]!) : [];
-  if (!head || !tail) return null;
-  if (halves.length === 1 && head.length !== 8) return null;
-  if (halves.length === 2 && head.length + tail.length > 7) return null;
-  const groups = [...head, ...new Array(8 - head.length - tail.length).fill(0), ...tail];
-  for (let i = 0; i < 8; i++) {
-    out[i * 2] = groups[i]! >> 8;
-    out[i * 2 + 1] = groups[i]! & 0xff;
-  }
-  return out;
+  const s = unbracket(text);
+  const b = s.includes(":") ? tryParseIp(s) : undefined;
+  return b?.length === 16 ? b : null;
 }
 
 /** Parses an IPv4 or IPv6 address. */
 export function parseIp(text: string): IpBytes | null {
-  const v4 = parseIpv4(text);
-  if (v4) return { family: 4, bytes: v4 };
-  const v6 = parseIpv6(text);
-  if (v6) return { family: 6, bytes: v6 };
-  return null;
+  const b = tryParseIp(unbracket(text));
+  if (b === undefined) return null;
+  return { family: b.length === 4 ? 4 : 6, bytes: b };
 }
 
 /** Parses "address/prefix" (prefix defaults to the full length). */

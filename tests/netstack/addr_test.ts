@@ -25,8 +25,13 @@ Deno.test("IPv6 parse and RFC 5952 format", () => {
     assert.ok(b, input);
     assert.equal(formatIpv6(b), canonical);
   }
-  for (const bad of ["1:2:3:4:5:6:7", "1::2::3", "12345::", "fe80::1%eth0", "1:2:3:4:5:6:7:8:9"]) {
-    assert.equal(parseIpv6(bad), null, bad);
+  const bad = [
+    ...["1:2:3:4:5:6:7", "1::2::3", "12345::", "fe80::1%eth0", "1:2:3:4:5:6:7:8:9"],
+    // an embedded IPv4 address only ends the text; "1.2.3.4" is not IPv6 at all
+    ...["1.2.3.4::1", "::1.2.3.4:1", "1.2.3.4", "[1.2.3.4]"],
+  ];
+  for (const text of bad) {
+    assert.equal(parseIpv6(text), null, text);
   }
 });
 
