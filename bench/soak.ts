@@ -205,7 +205,7 @@ async function main(): Promise<number> {
       loadRan: (result.short ?? 0) > 0 && (result.long ?? 0) > 0 && (result.udp ?? 0) > 0,
       noTcpErrors: (result.errors ?? 1) === 0,
       // UDP has no retransmission: under CPU load the WireGuard sockets on both ends drop some
-      // datagrams (the kernel counters printed above), so some echoes are lost; most must come back.
+      // datagrams (the kernel counters printed above), so echoes are lost; most must come back.
       udpMostlyAnswered: (result.udp ?? 0) > (result.udpLost ?? 0),
     };
     const ok = Object.values(checks).every(Boolean);

@@ -31,9 +31,11 @@ export interface Cidr extends IpBytes {
   prefix: number;
 }
 
-/** The address text `parseIp` of src/wire takes: brackets around IPv6 (URL style) dropped. */
+/** IPv6 text without URL-style brackets; anything else is left for the parser to refuse. */
 function unbracket(text: string): string {
-  return text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
+  return text.startsWith("[") && text.endsWith("]") && text.includes(":")
+    ? text.slice(1, -1)
+    : text;
 }
 
 /** Parses an IPv4 dotted quad; null if invalid. (The one parser is src/wire/ip_address.ts.) */
@@ -42,10 +44,9 @@ export function parseIpv4(text: string): Uint8Array | null {
   return b?.length === 4 ? b : null;
 }
 
-/** Parses IPv6 text (optionally in brackets, with an optional embedded IPv4 tail); null if invalid. */
+/** Parses IPv6 text (brackets allowed, an embedded IPv4 tail too); null if invalid. */
 export function parseIpv6(text: string): Uint8Array | null {
-  const s = unbracket(text);
-  const b = s.includes(":") ? tryParseIp(s) : undefined;
+  const b = text.includes(":") ? tryParseIp(unbracket(text)) : undefined;
   return b?.length === 16 ? b : null;
 }
 

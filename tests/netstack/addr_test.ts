@@ -45,4 +45,6 @@ Deno.test("CIDR parse", () => {
   assert.equal(parseCidr("fd88::1")?.prefix, 128);
   assert.equal(parseCidr("10.0.0.1/33"), null);
   assert.equal(parseIp("nonsense"), null);
+  assert.equal(parseIp("[1.2.3.4]"), null);
+  assert.deepEqual(parseIp("[::1]")?.family, 6);
 });
