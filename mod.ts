@@ -36,13 +36,27 @@ export {
 export type { Peer, PeerStats } from "./src/wireguard/peer.ts";
 export {
   ConfigError,
+  type Endpoint,
+  type InterfaceConfig,
   parseConfig,
   type ParseConfigOptions,
+  type PeerConfig,
+  type RawEntry,
+  type RawSection,
+  type SectionHandler,
   type WgConfig,
   writeConfig,
 } from "./src/wireguard/config.ts";
-export { AllowedIps } from "./src/wireguard/allowedips.ts";
-export { listenUdp, type UdpRemote, type UdpSocket } from "./src/udp_socket.ts";
+export { type AllowedIpEntry, AllowedIps } from "./src/wireguard/allowedips.ts";
+export {
+  listenUdp,
+  type ListenUdpOptions,
+  type UdpBackend,
+  type UdpReceived,
+  type UdpRemote,
+  type UdpSocket,
+  type UdpStats,
+} from "./src/udp_socket.ts";
 export {
   type ProxyConfig,
   type ProxyHandle,
@@ -72,8 +86,13 @@ export {
   type Verdict,
 } from "./src/proxy/policy.ts";
 export { DEFAULT_TIMEOUTS, type ProxyTimeouts } from "./src/proxy/context.ts";
-export { DEFAULT_FLOW_LIMITS, type FlowLimits } from "./src/proxy/limits.ts";
-export type { CloseReason, FlowCounters, FlowRecord } from "./src/proxy/stats.ts";
+export {
+  DEFAULT_FLOW_LIMITS,
+  type FlowAdmission,
+  type FlowLimits,
+  type LimitReason,
+} from "./src/proxy/limits.ts";
+export type { CloseReason, FlowCounters, FlowRecord, ProxyStats } from "./src/proxy/stats.ts";
 export {
   ConnectError,
   ConnectionResetError,
@@ -86,10 +105,21 @@ export {
   type UdpDatagram,
   UdpSocket as TunnelUdpSocket,
 } from "./src/netstack/mod.ts";
-export { lookupHost, netstackTransport } from "./src/dns/client.ts";
-export { type DnsServer, type DnsServerOptions, serveDns } from "./src/dns/server.ts";
+export {
+  type DnsClientStack,
+  type DnsTransport,
+  lookupHost,
+  type LookupHostOptions,
+  netstackTransport,
+} from "./src/dns/client.ts";
+export {
+  type DnsServer,
+  type DnsServerOptions,
+  type DnsServerSocketStats,
+  type DnsServerStack,
+  serveDns,
+} from "./src/dns/server.ts";
 // Types the API above refers to, exported so that its documentation is complete.
-export type { AllowedIpEntry } from "./src/wireguard/allowedips.ts";
 export type { Cidr, ParsedCidr } from "./src/wire/ip_address.ts";
 export type { Cidr as NetstackCidr, Family, FlowAddr, IpBytes } from "./src/netstack/addr.ts";
 export type { NetstackError } from "./src/netstack/errors.ts";
@@ -115,17 +145,6 @@ export type { ReplayWindow } from "./src/wireguard/replay.ts";
 export type { IndexEntry, IndexTable } from "./src/wireguard/index_table.ts";
 export type { Keypair, Keypairs } from "./src/wireguard/keypair.ts";
 export type { PeerTimers, TimerActions } from "./src/wireguard/timers.ts";
-export type {
-  Endpoint,
-  InterfaceConfig,
-  PeerConfig,
-  RawEntry,
-  RawSection,
-  SectionHandler,
-} from "./src/wireguard/config.ts";
-export type { ListenUdpOptions, UdpBackend, UdpReceived, UdpStats } from "./src/udp_socket.ts";
-export type { FlowAdmission, LimitReason } from "./src/proxy/limits.ts";
-export type { ProxyStats } from "./src/proxy/stats.ts";
 export type { UdpMapping, UdpProxyOptions } from "./src/proxy/udp.ts";
 export type {
   AddressRecordType,
@@ -138,8 +157,6 @@ export type {
   ResolveResult,
   UpstreamServer,
 } from "./src/dns/resolver.ts";
-export type { DnsServerSocketStats, DnsServerStack } from "./src/dns/server.ts";
-export type { DnsClientStack, DnsTransport, LookupHostOptions } from "./src/dns/client.ts";
 import { main } from "./src/cli/main.ts";
 export { main };
 

@@ -27,6 +27,9 @@ interface Sample {
   fdKinds: FdKinds;
   liveFlows: number;
   netstack: Record<string, number>;
+  /** UDP sessions the proxy opened so far, and its drop counters. */
+  udpSessions: number;
+  drops: unknown;
 }
 
 /** Open descriptors by kind ("socket", "anon_inode:[eventfd]", a path…): what a leak is. */
@@ -122,6 +125,8 @@ async function main(): Promise<number> {
         ...procSample(pid),
         liveFlows: s.liveFlows as number,
         netstack: s.netstack as Record<string, number>,
+        udpSessions: (s.udp as { total: number }).total,
+        drops: s.drops,
       };
     };
     const show = (label: string, s: Sample) =>
@@ -142,7 +147,6 @@ async function main(): Promise<number> {
     await new Promise((r) => setTimeout(r, 3_000));
     const baseline = await sample();
     show("start", baseline);
-    const udpBefore = (await sut.ask({ cmd: "stats" }, "stats")).udp as { total: number };
     const kernelBefore = await udpSnmp(server);
     console.error(`soak start  fds by kind ${JSON.stringify(baseline.fdKinds)}`);
 
@@ -183,11 +187,10 @@ async function main(): Promise<number> {
       await new Promise((r) => setTimeout(r, 1_000));
     }
     show("end", end);
-    const proxyStats = await sut.ask({ cmd: "stats" }, "stats");
     console.error(
-      `soak end    proxy udp sessions during load=${
-        (proxyStats.udp as { total: number }).total - udpBefore.total
-      } drops=${JSON.stringify(proxyStats.drops)} kernel udp (server namespace) ${
+      `soak end    proxy udp sessions during load=${end.udpSessions - baseline.udpSessions} drops=${
+        JSON.stringify(end.drops)
+      } kernel udp (server namespace) ${
         JSON.stringify(diffCounts(await udpSnmp(server), kernelBefore))
       }`,
     );

@@ -40,13 +40,13 @@ function unbracket(text: string): string {
 
 /** Parses an IPv4 dotted quad; null if invalid. (The one parser is src/wire/ip_address.ts.) */
 export function parseIpv4(text: string): Uint8Array | null {
-  const b = text.includes(":") ? undefined : tryParseIp(text);
+  const b = tryParseIp(text);
   return b?.length === 4 ? b : null;
 }
 
 /** Parses IPv6 text (brackets allowed, an embedded IPv4 tail too); null if invalid. */
 export function parseIpv6(text: string): Uint8Array | null {
-  const b = text.includes(":") ? tryParseIp(unbracket(text)) : undefined;
+  const b = tryParseIp(unbracket(text));
   return b?.length === 16 ? b : null;
 }
 
