@@ -30,6 +30,8 @@ interface Sample {
   /** UDP sessions the proxy opened so far, and its drop counters. */
   udpSessions: number;
   drops: unknown;
+  /** WireGuard messages from the client received, and lost on the way in (counter gaps). */
+  inbound: { received: number; lost: number };
 }
 
 /** Open descriptors by kind ("socket", "anon_inode:[eventfd]", a path…): what a leak is. */
@@ -127,6 +129,7 @@ async function main(): Promise<number> {
         netstack: s.netstack as Record<string, number>,
         udpSessions: (s.udp as { total: number }).total,
         drops: s.drops,
+        inbound: s.inbound as Sample["inbound"],
       };
     };
     const show = (label: string, s: Sample) =>
@@ -193,6 +196,12 @@ async function main(): Promise<number> {
       } kernel udp (server namespace) ${
         JSON.stringify(diffCounts(await udpSnmp(server), kernelBefore))
       }`,
+    );
+    const lost = end.inbound.lost - baseline.inbound.lost;
+    const sent = lost + end.inbound.received - baseline.inbound.received;
+    console.error(
+      `soak end    client messages that never reached the proxy (counter gaps) ${lost} of ${sent} ` +
+        `(${(100 * lost / Math.max(1, sent)).toFixed(1)}%)`,
     );
     console.error(`soak end    fds by kind ${JSON.stringify(end.fdKinds)}`);
     const checks = {

@@ -75,6 +75,14 @@ export interface ProxyStatsSnapshot {
     endpoint: string | null;
     lastHandshake: number;
     rxBytes: number;
+    /** Transport messages received (see PeerStats.rxMessages). */
+    rxMessages: number;
+    /** Messages the peer sent that never arrived: counter gaps not filled later. */
+    rxLost: number;
+    /** Counter gaps seen (see PeerStats.rxGaps); only grows. */
+    rxGaps: number;
+    /** Late arrivals that filled a gap (see PeerStats.rxLate); only grows. */
+    rxLate: number;
     txBytes: number;
     allowedIPs: string[];
     flows: FlowCounters | undefined;
@@ -135,6 +143,21 @@ export type SocketDrops = Partial<Record<typeof SOCKET_DROP_FIELDS[number], numb
 
 /** How often `startProxy` looks for new socket drops to warn about. */
 export const SOCKET_DROP_CHECK_MS = 10_000;
+
+/** Inbound loss (counter gaps) is warned about from this fraction of a peer's messages... */
+export const INBOUND_LOSS_WARN_FRACTION = 0.05;
+/** ...when the peer sent at least this many in one check. */
+export const INBOUND_LOSS_WARN_MIN_MESSAGES = 1000;
+
+/**
+ * Whether `lost` of `lost + received` messages in one check is worth a warning: a loss this
+ * high is either a bad path or this host's socket buffer overflowing (which the kernel counts
+ * only host-wide, in `/proc/net/snmp`).
+ */
+export function inboundLossWorthWarning(lost: number, received: number): boolean {
+  const sent = lost + received;
+  return sent >= INBOUND_LOSS_WARN_MIN_MESSAGES && lost >= INBOUND_LOSS_WARN_FRACTION * sent;
+}
 
 /**
  * What the socket dropped between two readings, by {@link SocketCounters} field (only those that
@@ -294,6 +317,8 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
   log.info("wireguard listening", { port: addr.port, backend: device.socket?.backend });
   // Drops between the kernel and the device are otherwise silent: one warning per check.
   let lastCounters = socketCounters(device.socket);
+  const lastLoss = new WeakMap<Peer, { lost: number; received: number }>();
+  const seconds = SOCKET_DROP_CHECK_MS / 1000;
   const dropWatch = setInterval(() => {
     const now = socketCounters(device.socket);
     const grew = socketDropsSince(lastCounters, now);
@@ -301,9 +326,26 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     if (grew) {
       log.warn("wireguard socket dropped datagrams", {
         ...grew,
-        seconds: SOCKET_DROP_CHECK_MS / 1000,
+        seconds,
         ...(grew.sendFailed ? { lastSendError: now.lastSendError } : {}),
       });
+    }
+    for (const peer of device.peers) {
+      const s = peer.stats;
+      const cur = { lost: s.rxGaps - s.rxLate, received: s.rxMessages };
+      const prev = lastLoss.get(peer) ?? { lost: 0, received: 0 };
+      lastLoss.set(peer, cur);
+      const lost = cur.lost - prev.lost, received = cur.received - prev.received;
+      if (inboundLossWorthWarning(lost, received)) {
+        log.warn("peer's datagrams lost on the way in", {
+          peer: peer.shortKey,
+          lost,
+          of: lost + received,
+          seconds,
+          hint: "path loss, or this host's UDP receive buffer overflowing (Deno cannot raise " +
+            "SO_RCVBUF; see the README's Performance section: --udp-ffi, net.core.rmem_default)",
+        });
+      }
     }
   }, SOCKET_DROP_CHECK_MS);
   Deno.unrefTimer(dropWatch);
@@ -330,6 +372,10 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
           endpoint: p.endpoint ? formatEndpoint(p.endpoint) : null,
           lastHandshake: p.stats.lastHandshake,
           rxBytes: p.stats.rxBytes,
+          rxMessages: p.stats.rxMessages,
+          rxLost: p.stats.rxGaps - p.stats.rxLate,
+          rxGaps: p.stats.rxGaps,
+          rxLate: p.stats.rxLate,
           txBytes: p.stats.txBytes,
           allowedIPs: device.allowedIPs.entriesForPeer(p).map(formatCidr),
           flows: flows.perPeer[p.shortKey],

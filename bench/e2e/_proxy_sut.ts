@@ -40,7 +40,10 @@ console.log(JSON.stringify({
 const gc = (globalThis as { gc?: () => void }).gc;
 for await (const line of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
   if (line.includes("stats")) {
-    console.log(JSON.stringify({ stats: handle.stats().netstack }));
+    const s = handle.stats();
+    // with the netstack's counters, the client's messages that never arrived (counter gaps)
+    const rxLost = s.peers.reduce((a, p) => a + p.rxLost, 0);
+    console.log(JSON.stringify({ stats: { ...s.netstack, "wg.rx_lost": rxLost } }));
   } else if (line.includes("gc")) {
     gc?.();
     gc?.();

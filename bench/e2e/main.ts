@@ -36,14 +36,17 @@ import {
 import { buildScenario, type Impairment, type Scenario, type ScenarioKind } from "./topology.ts";
 import { buildTools, removeTools, type Tools } from "./tools.ts";
 
-/** The netstack's packet and loss-recovery counters over one run, for the log ("" when not ours). */
+/**
+ * The netstack's packet and loss-recovery counters over one run, and the client's messages that
+ * never reached the proxy (`wg.rx_lost`), for the log ("" when not ours).
+ */
 function lossCounters(
   before: Record<string, number> | undefined,
   after: Record<string, number> | undefined,
 ): string {
   if (before === undefined || after === undefined) return "";
   const names = Object.keys(after).filter((k) =>
-    /^(packets\.(in|out)$|tcp\.(rto|fast_recoveries|sack_retransmits|partial_ack|model_held|lost_re|acks_co|window_|paced))/
+    /^(packets\.(in|out)$|wg\.rx_lost$|tcp\.(rto|fast_recoveries|sack_retransmits|partial_ack|model_held|lost_re|acks_co|window_|paced))/
       .test(
         k,
       )

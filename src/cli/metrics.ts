@@ -70,16 +70,41 @@ export function renderMetrics(stats: MetricsStats): string {
     stats.listenPort,
   );
   ex.family("newt_peers", "gauge", "Configured WireGuard peers.")(undefined, stats.peers.length);
-  const hs = ex.family(
-    "newt_peer_last_handshake_seconds",
-    "gauge",
-    "Unix time of the peer's last completed handshake (0 = never).",
-  );
-  for (const p of stats.peers) hs({ public_key: encodeKey(p.publicKey) }, p.lastHandshake / 1000);
-  const rx = ex.family("newt_peer_receive_bytes_total", "counter", "Bytes received from the peer.");
-  for (const p of stats.peers) rx({ public_key: encodeKey(p.publicKey) }, p.rxBytes);
-  const tx = ex.family("newt_peer_transmit_bytes_total", "counter", "Bytes sent to the peer.");
-  for (const p of stats.peers) tx({ public_key: encodeKey(p.publicKey) }, p.txBytes);
+  type PeerFigures = MetricsStats["peers"][number];
+  const perPeer: Array<[string, "counter" | "gauge", string, (p: PeerFigures) => number]> = [
+    [
+      "newt_peer_last_handshake_seconds",
+      "gauge",
+      "Unix time of the peer's last completed handshake (0 = never).",
+      (p) => p.lastHandshake / 1000,
+    ],
+    ["newt_peer_receive_bytes_total", "counter", "Bytes received from the peer.", (p) => p.rxBytes],
+    [
+      "newt_peer_receive_messages_total",
+      "counter",
+      "Transport messages received from the peer (authenticated, keepalives included).",
+      (p) => p.rxMessages,
+    ],
+    [
+      "newt_peer_receive_gaps_total",
+      "counter",
+      "Messages the peer numbered that had not arrived when a later one did; minus " +
+      "newt_peer_receive_late_total, those lost on the way in (path or this host's socket buffer).",
+      (p) => p.rxGaps,
+    ],
+    [
+      "newt_peer_receive_late_total",
+      "counter",
+      "Messages that arrived after a later one (each filled a counted gap).",
+      (p) => p.rxLate,
+    ],
+    ["newt_peer_transmit_bytes_total", "counter", "Bytes sent to the peer.", (p) => p.txBytes],
+  ];
+  const keys = stats.peers.map((p) => ({ public_key: encodeKey(p.publicKey) }));
+  for (const [name, type, help, value] of perPeer) {
+    const put = ex.family(name, type, help);
+    stats.peers.forEach((p, i) => put(keys[i], value(p)));
+  }
   const d = stats.device;
   ex.family("newt_handshakes_total", "counter", "Handshakes completed.")(undefined, d.handshakes);
   ex.family("newt_datagrams_received_total", "counter", "UDP datagrams received.")(

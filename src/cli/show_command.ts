@@ -51,6 +51,31 @@ export function formatAge(seconds: number): string {
   return parts.join(", ");
 }
 
+/**
+ * A peer's live lines in `show` (key as in the config, now in Unix seconds): latest handshake,
+ * transfer, and — when messages went missing — inbound loss from the counter gaps.
+ */
+export function livePeerLines(figures: Scrape, key: string, now: number): string[] {
+  const get = (name: string) => sampleValue(figures, name, { public_key: key });
+  const hs = get("newt_peer_last_handshake_seconds");
+  if (hs === undefined) return ["  (not in the running instance: send it SIGHUP)"];
+  const lines: string[] = [];
+  if (hs > 0) lines.push(`  latest handshake: ${formatAge(now - hs)} ago`);
+  const rx = get("newt_peer_receive_bytes_total") ?? 0;
+  const tx = get("newt_peer_transmit_bytes_total") ?? 0;
+  if (rx > 0 || tx > 0) {
+    lines.push(`  transfer: ${formatBytes(rx)} received, ${formatBytes(tx)} sent`);
+  }
+  const lost = (get("newt_peer_receive_gaps_total") ?? 0) -
+    (get("newt_peer_receive_late_total") ?? 0);
+  if (lost > 0) {
+    const sent = lost + (get("newt_peer_receive_messages_total") ?? 0);
+    const pct = (100 * lost / sent).toFixed(lost * 1000 < sent ? 2 : 1);
+    lines.push(`  inbound loss: ${lost} of ${sent} messages (${pct}%; path or this host's socket)`);
+  }
+  return lines;
+}
+
 /** "1.50 KiB" as `wg show` prints byte counts. */
 export function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -140,16 +165,7 @@ export async function showCommand(flags: ParsedFlags, ctx: CliContext): Promise<
     if (peer.presharedKey) lines.push("  preshared key: (hidden)");
     if (peer.endpoint) lines.push(`  endpoint: ${peer.endpoint.host}:${peer.endpoint.port}`);
     lines.push(`  allowed ips: ${peer.allowedIps.map(formatCidr).join(", ") || "(none)"}`);
-    if (figures) {
-      const hs = sampleValue(figures, "newt_peer_last_handshake_seconds", { public_key: key });
-      const rx = sampleValue(figures, "newt_peer_receive_bytes_total", { public_key: key });
-      const tx = sampleValue(figures, "newt_peer_transmit_bytes_total", { public_key: key });
-      if (hs === undefined) lines.push("  (not in the running instance: send it SIGHUP)");
-      else if (hs > 0) lines.push(`  latest handshake: ${formatAge(now - hs)} ago`);
-      if ((rx ?? 0) > 0 || (tx ?? 0) > 0) {
-        lines.push(`  transfer: ${formatBytes(rx ?? 0)} received, ${formatBytes(tx ?? 0)} sent`);
-      }
-    }
+    if (figures) lines.push(...livePeerLines(figures, key, now));
     if (peer.persistentKeepalive > 0) {
       lines.push(`  persistent keepalive: every ${peer.persistentKeepalive} seconds`);
     }

@@ -37,6 +37,16 @@ import type { UdpRemote } from "../udp_socket.ts";
 export interface PeerStats {
   /** Bytes of UDP payload received from the peer (authenticated). */
   rxBytes: number;
+  /** Transport messages received from the peer (authenticated, not replays; keepalives too). */
+  rxMessages: number;
+  /**
+   * Transport messages the peer numbered but that had not arrived when a later one did (counter
+   * gaps): lost on the way, dropped by this host's socket buffer, or merely reordered.
+   * `rxGaps - rxLate` is what never arrived.
+   */
+  rxGaps: number;
+  /** Messages that arrived after a later one (each filled one counted gap). */
+  rxLate: number;
   /** Bytes of UDP payload sent to the peer. */
   txBytes: number;
   /** Wall-clock ms of the last completed handshake, or 0. */
@@ -64,6 +74,9 @@ export class Peer implements TimerActions {
   /** Counters. */
   readonly stats: PeerStats = {
     rxBytes: 0,
+    rxMessages: 0,
+    rxGaps: 0,
+    rxLate: 0,
     txBytes: 0,
     lastHandshake: 0,
     handshakes: 0,

@@ -155,10 +155,17 @@ function receiveTransport(device: Device, msg: Uint8Array, from: UdpRemote): voi
     device.countDrop("bad-tag");
     return;
   }
+  const next = kp.replay.next;
   if (!kp.replay.validate(counter)) {
     device.countDrop("replayed");
     return;
   }
+  // The sender numbers every message: gaps are inbound loss (path or our socket buffer), which
+  // is otherwise invisible to a process that cannot read the kernel's counters.
+  const stats = peer.stats;
+  stats.rxMessages++;
+  if (counter >= next) stats.rxGaps += counter - next;
+  else stats.rxLate++;
   const promotion = peer.keypairs.receivedWith(kp);
   if (promotion.promoted) {
     if (promotion.dropped) device.retireKeypair(promotion.dropped);

@@ -32,10 +32,19 @@ export const MAX_COUNTER: number = Number.MAX_SAFE_INTEGER;
 export class ReplayWindow {
   readonly #ring = new Uint32Array(RING_BLOCKS);
   #last = 0;
+  #next = 0;
 
   /** The highest counter accepted so far (0 before any). */
   get last(): number {
     return this.#last;
+  }
+
+  /**
+   * The counter that would follow the highest accepted one in order (0 before any): a counter
+   * accepted at or above it skipped `counter - next` messages, one below it came late.
+   */
+  get next(): number {
+    return this.#next;
   }
 
   /**
@@ -61,6 +70,7 @@ export class ReplayWindow {
     const old = this.#ring[index] as number;
     if ((old & bit) !== 0) return false;
     this.#ring[index] = old | bit;
+    if (counter >= this.#next) this.#next = counter + 1;
     return true;
   }
 
@@ -68,6 +78,7 @@ export class ReplayWindow {
   reset(): void {
     this.#ring.fill(0);
     this.#last = 0;
+    this.#next = 0;
   }
 }
 

@@ -11,6 +11,7 @@ import {
   sampleValue,
 } from "../../src/cli/prometheus_text.ts";
 import { parseKey } from "../../src/wireguard/key_text.ts";
+import { livePeerLines } from "../../src/cli/show_command.ts";
 
 const KEY = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
 
@@ -27,6 +28,10 @@ function stats(): MetricsStats {
       endpoint: "192.0.2.1:4000",
       lastHandshake: 1_700_000_000_500,
       rxBytes: 1234,
+      rxMessages: 900,
+      rxLost: 95,
+      rxGaps: 100,
+      rxLate: 5,
       txBytes: 5678,
       allowedIPs: ["10.88.0.2/32"],
       flows: counters(3),
@@ -68,6 +73,9 @@ Deno.test("renderMetrics: valid exposition with per-peer, drop and flow series",
   );
   assert.equal(sampleValue(scrape, "newt_peer_receive_bytes_total", { public_key: KEY }), 1234);
   assert.equal(sampleValue(scrape, "newt_peer_transmit_bytes_total", { public_key: KEY }), 5678);
+  assert.equal(sampleValue(scrape, "newt_peer_receive_messages_total", { public_key: KEY }), 900);
+  assert.equal(sampleValue(scrape, "newt_peer_receive_gaps_total", { public_key: KEY }), 100);
+  assert.equal(sampleValue(scrape, "newt_peer_receive_late_total", { public_key: KEY }), 5);
   assert.equal(sampleValue(scrape, "newt_handshakes_total"), 3);
   assert.equal(sampleValue(scrape, "newt_drops_total", { reason: "no-route" }), 4);
   assert.equal(sampleValue(scrape, "newt_drops_total", { reason: 'we"ird\\reason' }), 1);
@@ -126,4 +134,20 @@ Deno.test("serveMetrics: scraped over loopback, 404 elsewhere", async () => {
   } finally {
     await server.close();
   }
+});
+
+Deno.test("show's peer lines read handshake, transfer and inbound loss off the metrics", () => {
+  const lines = livePeerLines(parseExposition(renderMetrics(stats())), KEY, 1_700_000_060.5);
+  assert.deepEqual(lines, [
+    "  latest handshake: 1 minute ago",
+    "  transfer: 1.21 KiB received, 5.54 KiB sent",
+    // 100 gaps − 5 late = 95 never arrived, of 900 + 95 sent
+    "  inbound loss: 95 of 995 messages (9.5%; path or this host's socket)",
+  ]);
+  const quiet = stats();
+  quiet.peers[0]!.rxGaps = 5; // every gap filled late: nothing lost, no line
+  assert.equal(livePeerLines(parseExposition(renderMetrics(quiet)), KEY, 0).length, 2);
+  assert.deepEqual(livePeerLines(parseExposition(renderMetrics(stats())), "other", 0), [
+    "  (not in the running instance: send it SIGHUP)",
+  ]);
 });

@@ -31,6 +31,11 @@ for await (const cmd of stdinCommands()) {
       tcp: { live: s.tcp.live, total: s.tcp.total, refused: s.tcp.refused },
       udp: { live: s.udp.live, total: s.udp.total, refused: s.udp.refused },
       drops: s.drops,
+      // messages the client sent that never arrived (counter gaps): here, our socket's drops
+      inbound: {
+        received: s.peers.reduce((a, p) => a + p.rxMessages, 0),
+        lost: s.peers.reduce((a, p) => a + p.rxLost, 0),
+      },
       handshakes: s.device.handshakes,
       netstack: {
         connections: n["tcp.connections"],

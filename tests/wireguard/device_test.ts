@@ -106,6 +106,30 @@ Deno.test("device: cryptokey routing drops wrong inner sources and unroutable pa
   t.b.close();
 });
 
+Deno.test("device: counter gaps count inbound loss; late arrivals and replays do not", () => {
+  const t = pair();
+  t.a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 2]));
+  t.flush(); // handshake done, first data delivered
+  const s = t.peerA.stats;
+  const before = { messages: s.rxMessages, gaps: s.rxGaps, late: s.rxLate };
+  assert.equal(before.gaps, 0);
+  t.wire.dropAll = true; // capture the next six without delivering them
+  const start = t.wire.captured.length;
+  for (let i = 0; i < 6; i++) t.a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 2], 20 + i));
+  const sent = t.wire.captured.slice(start);
+  assert.equal(sent.length, 6);
+  const from = { address: "127.0.0.1", port: 1111 };
+  // Delivered 0, 3, 1, 5 and 3 again: 2 and 4 never arrive, 1 comes late.
+  for (const i of [0, 3, 1, 5, 3]) t.b.receiveDatagram(sent[i]!, from);
+  assert.equal(t.gotB.length, 5); // the first packet and four of these (the replay is dropped)
+  assert.equal(s.rxMessages - before.messages, 4);
+  assert.equal(s.rxGaps - before.gaps, 3); // 1 and 2 missing when 3 came, 4 when 5 came
+  assert.equal(s.rxLate - before.late, 1);
+  assert.equal(t.b.drops.get("replayed"), 1);
+  t.a.close();
+  t.b.close();
+});
+
 Deno.test("device: replayed transport packets and garbage are counted drops", () => {
   const t = pair();
   t.a.sendPacket(ipv4([10, 0, 0, 1], [10, 0, 0, 2]));

@@ -126,3 +126,18 @@ Deno.test("readCounterLE", () => {
   dv.setBigUint64(2, 0xffffffffn, true);
   assert.equal(readCounterLE(b, 2), 0xffffffff);
 });
+
+Deno.test("replay: next is one past the highest accepted counter", () => {
+  const w = new ReplayWindow();
+  assert.equal(w.next, 0);
+  assert.ok(w.validate(0));
+  assert.equal(w.next, 1);
+  assert.ok(w.validate(7));
+  assert.equal(w.next, 8);
+  assert.ok(w.validate(3)); // late: next stays
+  assert.equal(w.next, 8);
+  assert.ok(!w.validate(7)); // replay: nothing changes
+  assert.equal(w.next, 8);
+  w.reset();
+  assert.equal(w.next, 0);
+});
