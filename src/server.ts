@@ -15,7 +15,7 @@ import { bindDevice, createNetTunWithOptions, type Net, type NetTunOptions } fro
 import { formatCidr, tryParseIp } from "./wire/ip_address.ts";
 import { Device, type PeerOptions } from "./wireguard/device.ts";
 import type { Key } from "./wireguard/keys.ts";
-import type { Peer } from "./wireguard/peer.ts";
+import { type Peer, rxLost } from "./wireguard/peer.ts";
 import { type DnsServer, type DnsServerOptions, serveDns } from "./dns/server.ts";
 import type { UdpBackend, UdpSocket } from "./udp_socket.ts";
 import { isUdpWorkerSocket } from "./udp_worker/mod.ts";
@@ -332,7 +332,7 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
     }
     for (const peer of device.peers) {
       const s = peer.stats;
-      const cur = { lost: s.rxGaps - s.rxLate, received: s.rxMessages };
+      const cur = { lost: rxLost(s), received: s.rxMessages };
       const prev = lastLoss.get(peer) ?? { lost: 0, received: 0 };
       lastLoss.set(peer, cur);
       const lost = cur.lost - prev.lost, received = cur.received - prev.received;
@@ -373,7 +373,7 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
           lastHandshake: p.stats.lastHandshake,
           rxBytes: p.stats.rxBytes,
           rxMessages: p.stats.rxMessages,
-          rxLost: p.stats.rxGaps - p.stats.rxLate,
+          rxLost: rxLost(p.stats),
           rxGaps: p.stats.rxGaps,
           rxLate: p.stats.rxLate,
           txBytes: p.stats.txBytes,

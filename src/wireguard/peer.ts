@@ -57,6 +57,11 @@ export interface PeerStats {
   stagedDropped: number;
 }
 
+/** Messages the peer sent that never arrived: counter gaps not filled by a late arrival. */
+export function rxLost(stats: PeerStats): number {
+  return stats.rxGaps - stats.rxLate;
+}
+
 /** One remote peer: keys, endpoint, handshake and timers. */
 export class Peer implements TimerActions {
   /** Handshake state. */
