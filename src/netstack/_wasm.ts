@@ -44,6 +44,8 @@ export interface NetstackExports {
 export interface NetstackImports {
   output(ptr: number, len: number): void;
   now(): number;
+  /** Microseconds, monotonic, as u32 (wraps): the TCP pacer's clock. */
+  now_us(): number;
   fatal(msg: number, line: number): void;
   tcp_syn(ptr: number, len: number): void;
   tcp_rst(ptr: number, len: number): void;

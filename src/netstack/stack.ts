@@ -502,6 +502,7 @@ export class Netstack {
     return {
       output: (ptr, len) => self().#onOutputPacket(ptr, len),
       now: () => Math.floor(performance.now()) >>> 0,
+      now_us: () => Math.floor(performance.now() * 1000) >>> 0,
       fatal: (msg, line) => self().#onFatalAssert(msg, line),
       tcp_syn: (ptr, len) => {
         const s = self();

@@ -314,11 +314,12 @@ Deno.test("ACK coalescing: one ACK per input batch (at most 16 segments), not pe
   assert.ok(coalesced.acks >= coalesced.segments / 17, "no more than 16 segments per ACK");
 });
 
-Deno.test("pacing: once the sender knows the path's rate, no burst beyond 2 ms of it, even when ACKs arrive in 20 ms batches", async () => {
+Deno.test("pacing: once the sender knows the path's rate, no burst beyond a tenth of the round trip's worth of it (8 segments at least), even when ACKs arrive in 20 ms batches", async () => {
   // A 2 KiB/ms (16 Mbit/s) bottleneck, RTT 20 ms, and ACKs delivered in batches every 20 ms
   // (compressed, as batching receivers and tunnels do): each batch frees ~40 KiB at once.
   // Unpaced, that leaves back to back; paced (tcp_recovery.patch, newt_tcp_pace_credit) it is
-  // spread at 5/4 of the delivery rate, banking at most 2 ms of it (16 segments at least).
+  // spread at 5/4 of the delivery rate on a microsecond clock, banking at most 2 ms of it here
+  // (a tenth of the lowest RTT, and the bank's 2 ms), 8 segments at least.
   const rate = 2 * 1024;
   const data = content(2 * 1024 * 1024, 15);
   const { got, sent, senderStats } = await transfer(data, () => false, () => false, true, rate, 20);
@@ -333,11 +334,11 @@ Deno.test("pacing: once the sender knows the path's rate, no burst beyond 2 ms o
     while (steady[i]!.at - steady[j]!.at >= 1) bytes -= steady[j++]!.len;
     most = Math.max(most, bytes);
   }
-  // the bank (16 segments here: more than 2 ms of this rate), one segment of overdraft, and two
-  // clock ticks of refill at up to twice the paced rate (the sender's estimate of the rate comes
-  // from compressed ACKs and runs high). Unpaced, ~70 KB leave within a millisecond.
+  // the bank (8 segments here: more than 2 ms of this rate), one segment of overdraft, and 1 ms
+  // of refill at up to twice the paced rate (the sender's estimate of the rate comes from
+  // compressed ACKs and runs high). Unpaced, ~70 KB leave within a millisecond.
   const paced = 1.25 * rate;
-  const bound = 16 * 1460 + 1460 + 2 * 2 * paced;
+  const bound = 8 * 1460 + 1460 + 2 * paced;
   console.log(
     `  most sent within 1 ms: ${most} bytes (bound ${bound}); paced ${senderStats["tcp.paced"]}`,
   );

@@ -41,6 +41,7 @@
 /* ---- imports (implemented in src/netstack/stack.ts) ---- */
 IMPORT(output) void js_output(const u8_t *packet, u32_t len);
 IMPORT(now) u32_t js_now(void);
+IMPORT(now_us) u32_t js_now_us(void);
 IMPORT(fatal) void js_fatal(const char *msg, u32_t line);
 IMPORT(tcp_syn) void js_tcp_syn(const u8_t *packet, u32_t len);
 IMPORT(tcp_rst) void js_tcp_rst(const u8_t *packet, u32_t len);
@@ -121,6 +122,7 @@ static u32_t opt_keep_cnt = TCP_KEEPCNT_DEFAULT;
 
 /* ---- lwIP platform functions ---- */
 u32_t sys_now(void) { return js_now(); }
+u32_t newt_now_us(void) { return js_now_us(); }
 
 void newt_assert_failed(const char *msg, int line) {
   js_fatal(msg, (u32_t)line);

@@ -99,10 +99,17 @@
 #define TCP_OOSEQ_MAX_BYTES (2 * 1024 * 1024) /* the default window: out-of-order data is kept, not dropped */
 #define TCP_OOSEQ_MAX_PBUFS 1536
 /* The sender's pacer (tcp_recovery.patch, newt_tcp_pace_credit): new data leaves at 5/4 of the
-   highest recent delivery rate (2x in slow start, never below half a window per lowest RTT), at
-   most 2 ms of it at once (16 segments at least). 0 turns it off. */
+   highest recent delivery rate (2x in slow start, never below half a window per lowest RTT),
+   timed in microseconds, in bursts of 100 us of that rate or a tenth of the lowest RTT when that
+   is longer (8 segments at least); up to 2 ms of it may be banked while that is at most 64
+   segments, a bound each loss recovery halves and each round without one raises by a segment.
+   NEWT_TCP_PACE_GAIN_X4 0 turns it off. */
 #define NEWT_TCP_PACE_GAIN_X4 5
-#define NEWT_TCP_PACE_BURST_MS 2
+#define NEWT_TCP_PACE_BURST_US 100
+#define NEWT_TCP_PACE_BURST_PER_RTT_MS 100
+#define NEWT_TCP_PACE_BURST_SEGS 8U
+#define NEWT_TCP_PACE_BANK_US 2000
+#define NEWT_TCP_PACE_BANK_SEGS 64U
 #define LWIP_TCP_SACK_OUT 1
 #define LWIP_TCP_MAX_SACK_NUM 4
 #define LWIP_TCP_TIMESTAMPS 0
