@@ -44,8 +44,8 @@ const PARSE_CACHE_LIMIT = 256;
 export const NETSTACK_LIMITS = {
   /** Largest per-flow receive window (TCP_WND at window scale 6). */
   maxTcpWindow: 0xffff << 6,
-  /** Largest per-flow send buffer (TCP_SND_BUF). */
-  maxTcpSendBuffer: 1024 * 1024,
+  /** Largest per-flow send buffer (TCP_SND_BUF): the ceiling of tcpSendQuotaMax. */
+  maxTcpSendBuffer: 8 * 1024 * 1024,
   /** TCP pcbs (connections incl. TIME_WAIT and half-open). */
   tcpPcbs: 4096,
   /** UDP sockets on the stack's own addresses. */
@@ -62,8 +62,17 @@ export interface NetstackOptions {
   mtu?: number;
   /** Per-flow receive window in bytes (default 2 MiB: twice the data in flight of ~800 Mbit/s over 10 ms, so a loss repaired a round trip later does not stall the sender; at most NETSTACK_LIMITS.maxTcpWindow). */
   tcpWindow?: number;
-  /** Per-flow bytes queued toward the peer (default 1 MiB = maxTcpSendBuffer: a loss repaired a round trip later keeps the rest of the window in flight). */
+  /** Per-flow bytes queued toward the peer (default 1 MiB: a loss repaired a round trip later keeps the rest of the window in flight). */
   tcpSendQuota?: number;
+  /**
+   * How far a flow's send quota may grow on a long fast path (default 8 MiB =
+   * NETSTACK_LIMITS.maxTcpSendBuffer): twice the sender's path-model window, i.e. four times its
+   * bandwidth-delay product, while the flow resends little. Data behind a lost segment stays
+   * queued until the repair is acknowledged, so a fixed 1 MiB caps a 20 ms path at ~350 Mbit/s
+   * and a 100 ms path at ~80. All flows together stay bounded by the stack's shared heap.
+   * Set it to tcpSendQuota for a fixed quota.
+   */
+  tcpSendQuotaMax?: number;
   /**
    * Acknowledge in-order data once per batch of inbound packets rather than every second
    * segment (default true): the batch ends when the event loop next runs a task, so an ACK
@@ -195,6 +204,7 @@ export class Netstack {
     this.#options = {
       tcpWindow: options.tcpWindow ?? 2 * 1024 * 1024,
       tcpSendQuota: options.tcpSendQuota ?? 1024 * 1024,
+      tcpSendQuotaMax: options.tcpSendQuotaMax ?? NETSTACK_LIMITS.maxTcpSendBuffer,
       ackCoalescing: options.ackCoalescing ?? true,
       maxHeldSyns: options.maxHeldSyns ?? 1024,
       maxHeldSynsPerSource: options.maxHeldSynsPerSource ?? 256,
@@ -475,6 +485,9 @@ export class Netstack {
     }
     if (this.#x.config(1, o.tcpSendQuota) !== 0) {
       throw new RangeError(`tcpSendQuota ${o.tcpSendQuota} out of range`);
+    }
+    if (this.#x.config(7, Math.max(o.tcpSendQuotaMax, o.tcpSendQuota)) !== 0) {
+      throw new RangeError(`tcpSendQuotaMax ${o.tcpSendQuotaMax} out of range`);
     }
     this.#x.config(3, o.keepalive.idleMs);
     this.#x.config(4, o.keepalive.intervalMs);

@@ -6,7 +6,7 @@
  * the receiver already has is never sent again (a timeout's go-back-N would resend it).
  */
 import assert from "node:assert/strict";
-import { Netstack, type TcpConn } from "../../src/netstack/mod.ts";
+import { Netstack, type NetstackOptions, type TcpConn } from "../../src/netstack/mod.ts";
 import { content, drain, prng, sha256 } from "./_link.ts";
 
 const DELAY_MS = 10;
@@ -142,9 +142,14 @@ async function transfer(
   ackCoalescing = true,
   bytesPerMs = Infinity,
   ackEveryMs = 0,
+  senderOptions: Partial<NetstackOptions> = {},
 ) {
   const proxy = await Netstack.create({ addresses: ["10.88.0.1/24"], ackCoalescing });
-  const peer = await Netstack.create({ addresses: ["10.88.0.2/24"], ackCoalescing });
+  const peer = await Netstack.create({
+    ...senderOptions,
+    addresses: ["10.88.0.2/24"],
+    ackCoalescing,
+  });
   const dataLink = delayedLink(peer, proxy, dropData, bytesPerMs);
   let acks = 0;
   const ackLink = delayedLink(proxy, peer, () => false, Infinity, ackEveryMs);
@@ -344,4 +349,54 @@ Deno.test("pacing: once the sender knows the path's rate, no burst beyond a tent
   );
   assert.ok(senderStats["tcp.paced"] > 0, "the pacer never held the sender");
   assert.ok(most <= bound, `${most} bytes left within one millisecond`);
+});
+
+/**
+ * The most data a transfer of `data` sent beyond the highest cumulative ACK the sender had
+ * received by then, over the data segments after the first `skip`.
+ */
+async function mostInFlight(
+  data: Uint8Array,
+  drop: (firstSendIndex: number) => boolean,
+  options: Partial<NetstackOptions>,
+  skip = 0,
+): Promise<number> {
+  const { got, sent, ackArrivals } = await transfer(
+    data,
+    drop,
+    () => false,
+    true,
+    Infinity,
+    0,
+    options,
+  );
+  assert.equal(got.sha256, await sha256(data));
+  let acked = sent[0]!.seq;
+  let a = 0;
+  let most = 0;
+  for (const [i, s] of sent.entries()) {
+    while (a < ackArrivals.length && ackArrivals[a]!.at <= s.at) {
+      const ack = ackArrivals[a++]!.ack;
+      if (ack >= 0 && ((ack - acked) | 0) > 0) acked = ack;
+    }
+    if (i >= skip) most = Math.max(most, (s.seq + s.len - acked) | 0);
+  }
+  return most;
+}
+
+/** A small base quota (256 KiB), so that growing past it shows on a short in-memory transfer. */
+const BASE = 256 * 1024;
+
+Deno.test("send quota: on a 20 ms path the quota grows past its base with the path model, unless tcpSendQuotaMax fixes it", async () => {
+  // Data after a lost segment stays queued until the repair is acknowledged, a round trip or
+  // two later. The quota grows with the sender's path model (twice its window, up to
+  // tcpSendQuotaMax), so the receiver's 2 MiB window, not the base quota, bounds the flight.
+  // Every 1000th first transmission is lost: a hole now and then, too few to count as lossy.
+  const data = content(12 * 1024 * 1024, 16);
+  const drop = (i: number) => i > 0 && i % 1000 === 0;
+  const grown = await mostInFlight(data, drop, { tcpSendQuota: BASE });
+  const fixed = await mostInFlight(data, drop, { tcpSendQuota: BASE, tcpSendQuotaMax: BASE });
+  console.log(`  most in flight: ${grown} bytes (grown), ${fixed} (fixed at ${BASE})`);
+  assert.ok(fixed <= BASE, `a fixed quota let ${fixed} bytes out`);
+  assert.ok(grown > 3 * BASE, `the quota did not grow (${grown} bytes in flight)`);
 });

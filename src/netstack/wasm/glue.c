@@ -115,6 +115,7 @@ static int syn_outcome;
 static u32_t opt_window = 2 * 1024 * 1024;
 unsigned int newt_wnd_update_threshold = 64 * 1024;
 static u32_t opt_send_quota = 1024 * 1024;
+static u32_t opt_send_quota_max = TCP_SND_BUF;
 static u32_t opt_heap_reserve = 1024 * 1024;
 static u32_t opt_keep_idle = TCP_KEEPIDLE_DEFAULT;
 static u32_t opt_keep_intvl = TCP_KEEPINTVL_DEFAULT;
@@ -638,6 +639,10 @@ EXPORT(config) s32_t newt_config(u32_t key, u32_t value) {
       if (value < TCP_MSS || value > TCP_SND_BUF) return -1;
       opt_send_quota = value;
       return 0;
+    case 7:
+      if (value < TCP_MSS || value > TCP_SND_BUF) return -1;
+      opt_send_quota_max = value;
+      return 0;
     case 2:
       if (value > MEM_SIZE / 2) return -1;
       opt_heap_reserve = value;
@@ -795,13 +800,29 @@ EXPORT(tcp_abort_pending) s32_t newt_tcp_abort_pending(void) {
 #define NEWT_WRITE_RETRY (-100)
 static int space_heap_limited;
 
-/* Bytes a flow may queue now: its own send buffer, the runtime quota, and the shared heap. */
+/*
+ * A flow's send quota: opt_send_quota, or on a long fast path twice the path model's window
+ * (4x its bandwidth-delay product, as Linux sizes a send buffer at twice the congestion window)
+ * up to opt_send_quota_max. Data behind a hole stays queued until the hole is repaired, a round
+ * trip or two later, so a fixed 1 MiB capped a 20 ms path at ~350 Mbit/s whatever the
+ * receiver could take. A flow that resends much (pcb->newt_lossy: a receiver dropping what a
+ * larger flight sends) keeps the base quota.
+ */
+static u32_t flow_send_quota(struct tcp_pcb *pcb) {
+  if (opt_send_quota_max <= opt_send_quota || pcb->newt_lossy) return opt_send_quota;
+  u64_t want = 2 * (u64_t)newt_tcp_model_window(pcb, 0);
+  if (want <= opt_send_quota) return opt_send_quota;
+  return want < opt_send_quota_max ? (u32_t)want : opt_send_quota_max;
+}
+
+/* Bytes a flow may queue now: its own send buffer, its send quota, and the shared heap. */
 static u32_t send_space(struct tcp_pcb *pcb) {
   space_heap_limited = 0;
   u32_t sndbuf = pcb->snd_buf; /* tcp_sndbuf() clamps to 16 bits */
   u32_t inflight = TCP_SND_BUF - sndbuf;
-  if (inflight >= opt_send_quota) return 0;
-  u32_t space = opt_send_quota - inflight;
+  u32_t quota = flow_send_quota(pcb);
+  if (inflight >= quota) return 0;
+  u32_t space = quota - inflight;
   if (space > sndbuf) space = sndbuf;
 #if MEM_STATS
   u32_t used = lwip_stats.mem.used;

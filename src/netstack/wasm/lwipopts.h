@@ -89,7 +89,7 @@
 #define TCP_RCV_SCALE 6
 /* The window ceiling at scale 6 (4 MiB); the per-flow window is a runtime option at or below it. */
 #define TCP_WND (0xFFFFU << TCP_RCV_SCALE)
-#define TCP_SND_BUF (1024 * 1024)
+#define TCP_SND_BUF (8 * 1024 * 1024) /* the most a flow's send quota may grow to */
 #define TCP_SND_QUEUELEN ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
 /* Must be set explicitly when TCP_SND_BUF exceeds 64 KiB (the default formula overflows u16). */
 #define TCP_SNDLOWAT (32 * 1024)
