@@ -635,13 +635,10 @@ EXPORT(config) s32_t newt_config(u32_t key, u32_t value) {
       opt_window = value;
       newt_wnd_update_threshold = LWIP_MIN(value / 4, 64 * 1024);
       return 0;
-    case 1:
-      if (value < TCP_MSS || value > TCP_SND_BUF) return -1;
-      opt_send_quota = value;
-      return 0;
+    case 1: /* a flow's send quota, and (7) the ceiling it may grow to */
     case 7:
       if (value < TCP_MSS || value > TCP_SND_BUF) return -1;
-      opt_send_quota_max = value;
+      *(key == 1 ? &opt_send_quota : &opt_send_quota_max) = value;
       return 0;
     case 2:
       if (value > MEM_SIZE / 2) return -1;
