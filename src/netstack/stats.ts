@@ -63,6 +63,8 @@ export const WASM_STAT_NAMES = [
   "tcp.window_updates",
   "tcp.window_reopened",
   "tcp.paced",
+  "tcp.send_limited_cwnd",
+  "tcp.send_limited_rwnd",
 ] as const;
 
 /** Counters kept by the TypeScript binding. */

@@ -143,8 +143,13 @@ async function transfer(
   bytesPerMs = Infinity,
   ackEveryMs = 0,
   senderOptions: Partial<NetstackOptions> = {},
+  receiverOptions: Partial<NetstackOptions> = {},
 ) {
-  const proxy = await Netstack.create({ addresses: ["10.88.0.1/24"], ackCoalescing });
+  const proxy = await Netstack.create({
+    ...receiverOptions,
+    addresses: ["10.88.0.1/24"],
+    ackCoalescing,
+  });
   const peer = await Netstack.create({
     ...senderOptions,
     addresses: ["10.88.0.2/24"],
@@ -356,6 +361,32 @@ Deno.test("pacing: once the sender knows the path's rate, no burst beyond a tent
   );
   assert.ok(senderStats["tcp.paced"] > 0, "the pacer never held the sender");
   assert.ok(most <= bound, `${most} bytes left within one millisecond`);
+});
+
+Deno.test("send limits: the window that held data back is counted, the peer's or the congestion window", async () => {
+  const data = content(512 * 1024, 16);
+  const noLoss = () => false;
+  // a 20 ms round trip and a receive window as large as the transfer: slow start, where the
+  // congestion window holds the sender, while the peer's window never does
+  const open = await transfer(data, noLoss, noLoss, true, Infinity, 0, {}, {
+    tcpWindow: 1024 * 1024,
+  });
+  // the same with the smallest receive window the stack allows (4 segments)
+  const narrow = await transfer(data, noLoss, noLoss, true, Infinity, 0, {}, {
+    tcpWindow: 4 * 1460,
+  });
+  for (const r of [open, narrow]) assert.equal(r.got.sha256, await sha256(data));
+  const count = (r: typeof open) =>
+    `cwnd ${r.senderStats["tcp.send_limited_cwnd"]}, rwnd ${
+      r.senderStats["tcp.send_limited_rwnd"]
+    }, paced ${r.senderStats["tcp.paced"]}`;
+  console.log(`  open window: ${count(open)}; narrow window: ${count(narrow)}`);
+  assert.ok(open.senderStats["tcp.send_limited_cwnd"] > 0, "slow start never held the sender");
+  assert.equal(open.senderStats["tcp.send_limited_rwnd"], 0);
+  assert.ok(
+    narrow.senderStats["tcp.send_limited_rwnd"] > narrow.senderStats["tcp.send_limited_cwnd"],
+    "a 4-segment receive window was not what held the sender",
+  );
 });
 
 /**
