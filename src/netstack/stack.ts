@@ -134,8 +134,6 @@ interface PendingDial {
 }
 
 const ERR_CLSD = -15;
-/** TCP_TMR_INTERVAL in lwipopts.h: the shortest timeout lwIP ever registers. */
-const TCP_TIMER_MS = 25;
 const ERR_ABRT = -13;
 /** glue.c NEWT_WRITE_RETRY: the shared heap or segment pool, not the flow, stopped a write. */
 const WASM_WRITE_RETRY = -100;
@@ -173,7 +171,6 @@ export class Netstack {
   #pendingInput: Uint8Array[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = 0;
-  #timerShort = false;
   #closed = false;
   #fatal: Error | null = null;
   #conns: (TcpConn | undefined)[] = [];
@@ -661,7 +658,6 @@ export class Netstack {
       clearTimeout(this.#timer);
     }
     this.#timerAt = at;
-    this.#timerShort = sleep <= TCP_TIMER_MS;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#schedule(this.#call(() => this.#x.timers(), -1));
@@ -669,11 +665,11 @@ export class Netstack {
   }
 
   /**
-   * Re-arms the timer after a call into the module, cheaply: lwIP never adds a timeout sooner
-   * than its TCP timer interval, so an armed timer due within that interval stays right.
+   * Re-arms the timer after a call into the module: the call may have added a timeout sooner
+   * than the armed one (the pace timer's is 1 ms, lwipopts.h NEWT_TCP_PACE_TICK_MS).
    */
   #maybeSchedule(): void {
-    if (this.#closed || (this.#timer !== undefined && this.#timerShort)) return;
+    if (this.#closed) return;
     this.#schedule(this.#x.next_timeout());
   }
 

@@ -720,6 +720,23 @@ EXPORT(input) s32_t newt_input(u32_t len) {
 /** Sends the ACKs held back during the input batch that just ended. */
 EXPORT(ack_flush) void newt_ack_flush(void) { newt_tcp_ack_flush(); }
 
+/* The pace timer (newt_tcp_paced_hook): one lwIP timeout for all flows the pacer held back. */
+static u8_t pace_timer_armed;
+
+static void pace_tick(void *arg) {
+  LWIP_UNUSED_ARG(arg);
+  pace_timer_armed = 0;
+  for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb != NULL; pcb = pcb->next) {
+    if (pcb->newt_paced) tcp_output(pcb); /* holds it again (and re-arms) if still too early */
+  }
+}
+
+void newt_tcp_paced_hook(void) {
+  if (pace_timer_armed) return;
+  pace_timer_armed = 1;
+  sys_timeout(NEWT_TCP_PACE_TICK_MS, pace_tick, NULL);
+}
+
 /** Runs due lwIP timers. Returns ms until the next one (-1: none). */
 EXPORT(timers) s32_t newt_timers(void) {
   sys_check_timeouts();

@@ -110,6 +110,11 @@
 #define NEWT_TCP_PACE_BURST_SEGS 8U
 #define NEWT_TCP_PACE_BANK_US 2000
 #define NEWT_TCP_PACE_BANK_SEGS 64U
+/* Flows whose lowest RTT is at least NEWT_TCP_PACE_TIMER_MIN_RTT_MS are also released by a timer
+   of NEWT_TCP_PACE_TICK_MS while the pacer holds them (glue.c pace_tick; JS timers fire ~2 ms
+   apart): their ACKs come a round trip apart in clumps. */
+#define NEWT_TCP_PACE_TIMER_MIN_RTT_MS 4
+#define NEWT_TCP_PACE_TICK_MS 1
 #define LWIP_TCP_SACK_OUT 1
 #define LWIP_TCP_MAX_SACK_NUM 4
 #define LWIP_TCP_TIMESTAMPS 0
