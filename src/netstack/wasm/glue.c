@@ -720,7 +720,8 @@ EXPORT(input) s32_t newt_input(u32_t len) {
 /** Sends the ACKs held back during the input batch that just ended. */
 EXPORT(ack_flush) void newt_ack_flush(void) { newt_tcp_ack_flush(); }
 
-/* The pace timer (newt_tcp_paced_hook): one lwIP timeout for all flows the pacer held back. */
+/* The pace timer (newt_tcp_paced_hook): one lwIP timeout for all flows the pacer held back; each
+   tick walks the active flows (at most MEMP_NUM_TCP_PCB), and ticks stop once none is held. */
 static u8_t pace_timer_armed;
 
 static void pace_tick(void *arg) {

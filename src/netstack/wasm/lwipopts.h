@@ -80,6 +80,7 @@
 #define MEMP_NUM_TCP_PCB 4096
 #define MEMP_NUM_TCP_PCB_LISTEN 64
 #define MEMP_NUM_TCP_SEG 16384
+/* lwIP's own timers, the pace timer (glue.c pace_tick, one armed at most) and one spare */
 #define MEMP_NUM_SYS_TIMEOUT (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 2)
 
 /* ---- TCP ---- */
