@@ -67,10 +67,10 @@ export interface NetstackOptions {
   /**
    * How far a flow's send quota may grow on a long fast path (default 8 MiB =
    * NETSTACK_LIMITS.maxTcpSendBuffer): twice the sender's path-model window, i.e. four times its
-   * bandwidth-delay product, while the flow resends little. Data behind a lost segment stays
-   * queued until the repair is acknowledged, so a fixed 1 MiB caps a 20 ms path at ~350 Mbit/s
-   * and a 100 ms path at ~80. All flows together stay bounded by the stack's shared heap.
-   * Set it to tcpSendQuota for a fixed quota.
+   * bandwidth-delay product. Data behind a lost segment stays queued until the repair is
+   * acknowledged, so a fixed 1 MiB caps a 20 ms path at ~350 Mbit/s and a 100 ms path at ~80.
+   * All flows together stay bounded by the stack's shared heap. Set it to tcpSendQuota for a
+   * fixed quota.
    */
   tcpSendQuotaMax?: number;
   /**

@@ -820,11 +820,12 @@ static int space_heap_limited;
  * (4x its bandwidth-delay product, as Linux sizes a send buffer at twice the congestion window)
  * up to opt_send_quota_max. Data behind a hole stays queued until the hole is repaired, a round
  * trip or two later, so a fixed 1 MiB capped a 20 ms path at ~350 Mbit/s whatever the
- * receiver could take. A flow that resends much (pcb->newt_lossy: a receiver dropping what a
- * larger flight sends) keeps the base quota.
+ * receiver could take. A lossy path keeps the grown quota too: held at its base there, the
+ * quota rather than the window set the flight (1 MiB per round trip and a bit), and how much
+ * to send into a receiver that drops is the window's and the pacer's call.
  */
 static u32_t flow_send_quota(struct tcp_pcb *pcb) {
-  if (opt_send_quota_max <= opt_send_quota || pcb->newt_lossy) return opt_send_quota;
+  if (opt_send_quota_max <= opt_send_quota) return opt_send_quota;
   u64_t want = 2 * (u64_t)newt_tcp_model_window(pcb, 0);
   if (want <= opt_send_quota) return opt_send_quota;
   return want < opt_send_quota_max ? (u32_t)want : opt_send_quota_max;
