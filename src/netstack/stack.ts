@@ -66,7 +66,7 @@ export interface NetstackOptions {
   tcpSendQuota?: number;
   /**
    * How far a flow's send quota may grow on a long fast path (default 8 MiB =
-   * NETSTACK_LIMITS.maxTcpSendBuffer): twice the sender's path-model window, i.e. four times its
+   * NETSTACK_LIMITS.maxTcpSendBuffer): twice the sender's path-model window, i.e. three times its
    * bandwidth-delay product. Data behind a lost segment stays queued until the repair is
    * acknowledged, so a fixed 1 MiB caps a 20 ms path at ~350 Mbit/s and a 100 ms path at ~80.
    * All flows together stay bounded by the stack's shared heap. Set it to tcpSendQuota for a

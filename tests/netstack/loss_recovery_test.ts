@@ -384,22 +384,28 @@ Deno.test("pace timer: on a long path with clumped ACKs a paced flow keeps the b
 
 Deno.test("after each loss recovery the window returns to the path model's floor: 2% random loss on a 20 ms path seldom finds the sender window-bound", async () => {
   // No queue on this path, so every loss is taken for random loss and held at the model's
-  // floor (twice the delivery rate times the lowest RTT); at each round's end outside recovery
-  // the window itself is raised to that floor (newt_model_on_ack). Before, it regrew from the
-  // cut by a segment a round and the window stopped this transfer 131-160 times (14 recoveries
-  // now, 23-24 then), against ~40 now, most of them in slow start.
+  // floor (1.5 times the delivery rate times the lowest RTT); at each round's end outside
+  // recovery the window itself is raised to that floor (newt_model_on_ack). Without that raise
+  // it regrows from the cut by a segment a round: the window stopped these two transfers
+  // 273-366 times in all, against 126-218 with it (18 runs). The count varies from run to run
+  // (timers are real), hence two seeds summed (a third, 7, told the two apart less well).
   const data = content(4 * 1024 * 1024, 18);
-  const lose = prng(99);
-  const { got, senderStats } = await transfer(data, () => lose() < 0.02, () => false);
-  assert.equal(got.sha256, await sha256(data));
-  const stops = senderStats["tcp.send_limited_cwnd"];
-  console.log(
-    `  window stops ${stops}, recoveries ${senderStats["tcp.fast_recoveries"]}, ` +
-      `held ${senderStats["tcp.model_held_window"]}, paced ${senderStats["tcp.paced"]}`,
-  );
-  assert.ok(senderStats["tcp.fast_recoveries"] >= 5, "the seed loses too little");
-  assert.equal(senderStats["tcp.rto"], 0);
-  assert.ok(stops <= 80, `the congestion window stopped the sender ${stops} times`);
+  let stops = 0;
+  for (const seed of [99, 13]) {
+    const lose = prng(seed);
+    const { got, senderStats } = await transfer(data, () => lose() < 0.02, () => false);
+    assert.equal(got.sha256, await sha256(data));
+    stops += senderStats["tcp.send_limited_cwnd"];
+    console.log(
+      `  seed ${seed}: window stops ${senderStats["tcp.send_limited_cwnd"]}, recoveries ${
+        senderStats["tcp.fast_recoveries"]
+      }, held ${senderStats["tcp.model_held_window"]}, paced ${senderStats["tcp.paced"]}`,
+    );
+    assert.ok(senderStats["tcp.fast_recoveries"] >= 5, "the seed loses too little");
+    assert.equal(senderStats["tcp.rto"], 0);
+  }
+  console.log(`  window stops over both: ${stops}`);
+  assert.ok(stops <= 250, `the congestion window stopped the sender ${stops} times`);
 });
 
 Deno.test("send limits: the window that held data back is counted, the peer's or the congestion window", async () => {

@@ -817,7 +817,7 @@ static int space_heap_limited;
 
 /*
  * A flow's send quota: opt_send_quota, or on a long fast path twice the path model's window
- * (4x its bandwidth-delay product, as Linux sizes a send buffer at twice the congestion window)
+ * (3x its bandwidth-delay product; Linux sizes a send buffer at twice the congestion window)
  * up to opt_send_quota_max. Data behind a hole stays queued until the hole is repaired, a round
  * trip or two later, so a fixed 1 MiB capped a 20 ms path at ~350 Mbit/s whatever the
  * receiver could take. A lossy path keeps the grown quota too: held at its base there, the
