@@ -358,3 +358,41 @@ Deno.test("pool sizes are what lwipopts.h says (stats layout matches glue.c)", O
   assert.deepEqual(st["pool.heap_size"], 16 * 1024 * 1024);
   s.close();
 });
+
+Deno.test(
+  "the first dial from a stack whose random port start is the range's last port succeeds",
+  OPTS,
+  async () => {
+    // lwIP draws the first ephemeral port from its RNG (SipHash keyed by Netstack.create's random
+    // bytes 16..32; tcp_init takes the second draw). This key makes that draw 0xffff: lwIP 2.1.3
+    // wrapped it to 0 and failed the dial with ERR_BUF, and later dials took ports 1, 2, ...
+    const seed = new Uint8Array(32);
+    new DataView(seed.buffer).setBigUint64(16, 16336n, true);
+    const getRandomValues = crypto.getRandomValues;
+    crypto.getRandomValues = <T extends ArrayBufferView | null>(a: T): T => {
+      (a as unknown as Uint8Array).set(seed.subarray(0, (a as unknown as Uint8Array).length));
+      return a;
+    };
+    let pair;
+    try {
+      pair = await stackPair();
+    } finally {
+      crypto.getRandomValues = getRandomValues;
+    }
+    const ports: number[] = [];
+    pair.proxy.onTcpFlow = (r) => {
+      ports.push(r.src.port);
+      r.accept().then((c) => c.close(), () => {});
+    };
+    try {
+      for (let i = 0; i < 2; i++) {
+        const c = await pair.peer.dialTcp({ hostname: "203.0.113.80", port: 80 });
+        c.close();
+      }
+    } finally {
+      pair.close();
+    }
+    assert.equal(ports.length, 2);
+    for (const p of ports) assert.ok(p >= 0xc000 && p <= 0xffff, `ephemeral port ${p}`);
+  },
+);

@@ -96,6 +96,13 @@
 #define TCP_SNDLOWAT (32 * 1024)
 #define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
 #define TCP_OVERSIZE TCP_MSS
+/* lwIP's own range (IANA's dynamic ports), but a random start of 0xffff is not allowed: the
+   first tcp_new_port() wrapped it to 0 and a dial failed with ERR_BUF (one stack in 16,384),
+   later dials then took ports 1, 2, ... */
+#define TCP_LOCAL_PORT_RANGE_START 0xc000
+#define TCP_LOCAL_PORT_RANGE_END 0xffff
+#define TCP_ENSURE_LOCAL_PORT_RANGE(port) \
+  ((u16_t)((((port) & (u16_t)~TCP_LOCAL_PORT_RANGE_START) % 0x3fff) + TCP_LOCAL_PORT_RANGE_START))
 #define TCP_QUEUE_OOSEQ 1
 #define TCP_OOSEQ_MAX_BYTES (2 * 1024 * 1024) /* the default window: out-of-order data is kept, not dropped */
 #define TCP_OOSEQ_MAX_PBUFS 1536
