@@ -55,6 +55,8 @@ find "$SRC/src" -name '*.[ch]' -exec sed -i 's/\r$//' {} +
 patch -s -d "$SRC" -p1 <"$HERE/accept_any.patch" || die "accept_any.patch does not apply"
 # TCP loss recovery: SACK scoreboard, NewReno partial ACKs, ms RTT and a 200 ms RTO floor, IW10
 patch -s -d "$SRC" -p1 <"$HERE/tcp_recovery.patch" || die "tcp_recovery.patch does not apply"
+# The heap's search starts where the last allocation ended (next fit), not at its lowest hole
+patch -s -d "$SRC" -p1 <"$HERE/heap_next_fit.patch" || die "heap_next_fit.patch does not apply"
 
 # 4. compile
 CORE="init def inet_chksum ip mem memp netif pbuf stats tcp tcp_in tcp_out timeouts udp"
