@@ -67,6 +67,7 @@ export const WASM_STAT_NAMES = [
   "tcp.paced",
   "tcp.send_limited_cwnd",
   "tcp.send_limited_rwnd",
+  "tcp.ooseq_steps",
 ] as const;
 
 /** Counters kept by the TypeScript binding. */
