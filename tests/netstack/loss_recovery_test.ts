@@ -369,7 +369,8 @@ Deno.test("pace timer: on a long path with clumped ACKs a paced flow keeps the b
   // a paced sender sends only while it handles an ACK batch, a burst's worth, then waits for the
   // next batch (or lwIP's 25 ms timer): half the bottleneck's rate (1 MiB in ~1,220 ms). With
   // it (newt_tcp_paced_hook) the credit that accrues between batches is released every
-  // millisecond or two: ~610 ms, 84% of the rate counting slow start.
+  // millisecond or two: ~610 ms, 84% of the rate counting slow start (590-730 ms alone, 788 once
+  // in the full suite on a loaded host: the timers are real, hence a bound at 55%, ~930 ms).
   const rate = 2 * 1024;
   const data = content(1024 * 1024, 17);
   const { got, sent, senderStats } = await transfer(data, () => false, () => false, true, rate, 20);
@@ -380,7 +381,7 @@ Deno.test("pace timer: on a long path with clumped ACKs a paced flow keeps the b
       `the bottleneck; paced ${senderStats["tcp.paced"]}`,
   );
   assert.ok(senderStats["tcp.paced"] > 0, "the pacer never held the sender");
-  assert.ok(data.length / ms > 0.65 * rate, `1 MiB took ${ms.toFixed(0)} ms`);
+  assert.ok(data.length / ms > 0.55 * rate, `1 MiB took ${ms.toFixed(0)} ms`);
 });
 
 Deno.test("after each loss recovery the window returns to the path model's floor: 2% random loss on a 20 ms path seldom finds the sender window-bound", async () => {
