@@ -56,7 +56,7 @@ Deno.test("send queue: a writer behind a full window is woken once a low-water m
 Deno.test("send queue: allocating a segment does not walk the segments already queued", async () => {
   // Four flows with 1% loss: each flow's acknowledged segments free holes between the others'
   // queued ones. First fit took the lowest hole, an exact fit, then walked every queued block to
-  // find the next lowest free one (11 blocks per packet here, 60 in the benchmark's download);
+  // find the next lowest free one (9-11 blocks per packet here, 60 in the benchmark's download);
   // next fit looks at about one.
   const stats = await queued(4, 2 * MiB, { loss: 0.01, seed: 3 });
   const steps = stats["pool.heap_search_steps"];
