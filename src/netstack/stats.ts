@@ -68,6 +68,7 @@ export const WASM_STAT_NAMES = [
   "tcp.send_limited_cwnd",
   "tcp.send_limited_rwnd",
   "tcp.ooseq_steps",
+  "tcp.unsent_steps",
 ] as const;
 
 /** Counters kept by the TypeScript binding. */

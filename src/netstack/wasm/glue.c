@@ -372,9 +372,9 @@ static u32_t flow_room(struct tcp_pcb *pcb);
  * ACKed data freed send space. While the flow still has a low-water mark's worth of data to
  * send (a quarter of its quota, at most TCP_SNDLOWAT), its writer is woken only once there is
  * room for that much: woken per ACK, a writer behind a window-bound flow queued a segment or
- * two per call, and each tcp_write walks the flow's whole unsent queue to find its end (four
- * streams: tcp_write 4.8% of the main thread, 3.0% with the mark). A flow about to run out of
- * data to send wakes its writer at once.
+ * two per call, each a JS round trip and a tcp_write (four streams: tcp_write 4.8% of the main
+ * thread, 3.0% with the mark, when it still walked the unsent queue). A flow about to run out
+ * of data to send wakes its writer at once.
  */
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len) {
   LWIP_UNUSED_ARG(len);
