@@ -366,7 +366,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
 }
 
 static u32_t flow_send_quota(struct tcp_pcb *pcb);
-static u32_t flow_room(struct tcp_pcb *pcb);
+static u32_t flow_room(struct tcp_pcb *pcb, u32_t quota);
 
 /**
  * ACKed data freed send space. While the flow still has a low-water mark's worth of data to
@@ -378,10 +378,11 @@ static u32_t flow_room(struct tcp_pcb *pcb);
  */
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len) {
   LWIP_UNUSED_ARG(len);
-  u32_t lowat = flow_send_quota(pcb) / 4;
+  u32_t quota = flow_send_quota(pcb);
+  u32_t lowat = quota / 4;
   if (lowat > TCP_SNDLOWAT) lowat = TCP_SNDLOWAT;
   u32_t to_send = pcb->snd_lbb - pcb->snd_nxt;
-  if (to_send >= lowat && flow_room(pcb) < lowat) {
+  if (to_send >= lowat && flow_room(pcb, quota) < lowat) {
     counters[C_SENT_HELD]++;
     return ERR_OK;
   }
@@ -849,11 +850,11 @@ static u32_t flow_send_quota(struct tcp_pcb *pcb) {
   return want < opt_send_quota_max ? (u32_t)want : opt_send_quota_max;
 }
 
-/* Bytes a flow's own send buffer and send quota leave room for (the shared heap aside). */
-static u32_t flow_room(struct tcp_pcb *pcb) {
+/* Bytes a flow's own send buffer and its send quota (flow_send_quota) leave room for (the shared
+   heap aside). */
+static u32_t flow_room(struct tcp_pcb *pcb, u32_t quota) {
   u32_t sndbuf = pcb->snd_buf; /* tcp_sndbuf() clamps to 16 bits */
   u32_t inflight = TCP_SND_BUF - sndbuf;
-  u32_t quota = flow_send_quota(pcb);
   if (inflight >= quota) return 0;
   u32_t room = quota - inflight;
   return room < sndbuf ? room : sndbuf;
@@ -862,7 +863,7 @@ static u32_t flow_room(struct tcp_pcb *pcb) {
 /* Bytes a flow may queue now: its own send buffer, its send quota, and the shared heap. */
 static u32_t send_space(struct tcp_pcb *pcb) {
   space_heap_limited = 0;
-  u32_t space = flow_room(pcb);
+  u32_t space = flow_room(pcb, flow_send_quota(pcb));
   if (space == 0) return 0;
 #if MEM_STATS
   u32_t inflight = TCP_SND_BUF - pcb->snd_buf;
