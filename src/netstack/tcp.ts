@@ -43,10 +43,6 @@ export class TcpConn {
   readonly localAddr: Deno.NetAddr;
   /** The peer's side. */
   readonly remoteAddr: Deno.NetAddr;
-  /** Bytes from the peer. Cancelling it discards further data. */
-  readonly readable: ReadableStream<Uint8Array>;
-  /** Bytes to the peer; `close()` sends FIN (half-close), `abort()` sends RST. */
-  readonly writable: WritableStream<Uint8Array>;
 
   #driver: TcpDriver;
   #fid: number;
@@ -65,7 +61,14 @@ export class TcpConn {
   /** Segments are copied into a shared buffer; queued chunks are views of it. */
   #rxBuf: Uint8Array | null = null;
   #rxFill = 0;
+  /**
+   * Where the queue's open tail starts in #rxBuf (it ends at #rxFill), or -1: segments that
+   * arrive back to back extend it without a view per segment; a read turns it into one.
+   */
+  #tailStart = -1;
   #rxNext = MIN_RX_BUFFER;
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
 
   /** @internal Created by Netstack. */
   constructor(driver: TcpDriver, fid: number, local: Deno.NetAddr, remote: Deno.NetAddr) {
@@ -73,7 +76,15 @@ export class TcpConn {
     this.#fid = fid;
     this.localAddr = local;
     this.remoteAddr = remote;
-    this.readable = new ReadableStream<Uint8Array>({
+  }
+
+  /**
+   * Bytes from the peer. Cancelling it discards further data. Made on first use: the proxy's
+   * copy loops use `read`, and two web streams per connection were ~12 µs of the main thread's
+   * time per proxied connection (and most of what it allocated).
+   */
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#readable ??= new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         const chunk = await this.#take(MAX_READ_CHUNK);
         if (chunk === null) controller.close();
@@ -84,7 +95,11 @@ export class TcpConn {
         this.#dropQueued();
       },
     }, { highWaterMark: 0 });
-    this.writable = new WritableStream<Uint8Array>({
+  }
+
+  /** Bytes to the peer; `close()` sends FIN (half-close), `abort()` sends RST. Made on first use. */
+  get writable(): WritableStream<Uint8Array> {
+    return this.#writable ??= new WritableStream<Uint8Array>({
       write: async (chunk) => {
         await this.write(chunk);
       },
@@ -201,6 +216,7 @@ export class TcpConn {
     }
     let buf = this.#rxBuf;
     if (!buf || this.#rxFill + len > buf.length) {
+      this.#closeTail();
       buf = new Uint8Array(Math.max(len, this.#rxNext));
       this.#rxNext = Math.min(this.#rxNext * 2, MAX_READ_CHUNK);
       this.#rxBuf = buf;
@@ -209,12 +225,7 @@ export class TcpConn {
     const start = this.#rxFill;
     buf.set(mem.subarray(ptr, ptr + len), start);
     this.#rxFill = start + len;
-    const last = this.#queue.length > this.#queueHead ? this.#queue[this.#queue.length - 1]! : null;
-    if (last && last.buffer === buf.buffer && last.byteOffset + last.length === start) {
-      this.#queue[this.#queue.length - 1] = buf.subarray(last.byteOffset, start + len);
-    } else {
-      this.#queue.push(buf.subarray(start, start + len));
-    }
+    if (this.#tailStart < 0) this.#tailStart = start;
     this.#queued += len;
     this.#wakeReader();
   }
@@ -293,8 +304,16 @@ export class TcpConn {
     w?.();
   }
 
+  /** Turns the open tail into a queued view (before a read, or when the receive buffer changes). */
+  #closeTail(): void {
+    if (this.#tailStart < 0) return;
+    this.#queue.push(this.#rxBuf!.subarray(this.#tailStart, this.#rxFill));
+    this.#tailStart = -1;
+  }
+
   #dropQueued(): void {
     const n = this.#queued;
+    this.#tailStart = -1;
     this.#queue = [];
     this.#queueHead = 0;
     this.#queued = 0;
@@ -308,6 +327,7 @@ export class TcpConn {
       if (this.#eof || this.#released) return null;
       await new Promise<void>((resolve) => this.#readWaiter = resolve);
     }
+    this.#closeTail();
     let out: Uint8Array;
     const first = this.#queue[this.#queueHead]!;
     if (!into && first.length >= max) {
