@@ -285,17 +285,22 @@ export class Peer implements TimerActions {
     const mtu = this.device.mtu;
     let padded = Math.ceil(packet.length / PADDING_MULTIPLE) * PADDING_MULTIPLE;
     if (padded > mtu && packet.length <= mtu) padded = mtu;
-    const size = MessageSize.TransportHeader + padded + TAG_LENGTH;
-    const msg = this.device.sendCopies
-      ? transportScratch(size)
-      : newMessage(MessageType.Transport, size);
-    writeU32(msg, Transport.receiver, kp.remoteIndex);
     const counter = kp.sendCounter++;
+    // A socket that copies on send takes the message straight from the AEAD's memory.
+    let msg = this.device.sendCopies
+      ? this.device.aead.sealMessage(kp.sendKey, counter, packet, padded, Transport.payload)
+      : null;
+    if (msg) {
+      msg[0] = MessageType.Transport;
+      msg[1] = msg[2] = msg[3] = 0;
+    } else {
+      msg = newMessage(MessageType.Transport, MessageSize.TransportHeader + padded + TAG_LENGTH);
+      const body = msg.subarray(Transport.payload);
+      body.set(packet); // the rest is zero: the padding
+      this.device.aead.seal(kp.sendKey, counter, body.subarray(0, padded), body);
+    }
+    writeU32(msg, Transport.receiver, kp.remoteIndex);
     writeCounter(msg, Transport.counter, counter);
-    const body = msg.subarray(Transport.payload);
-    body.set(packet);
-    body.fill(0, packet.length, padded); // zero padding (the buffer may be reused)
-    this.device.aead.seal(kp.sendKey, counter, body.subarray(0, padded), body);
     this.timers.anyAuthenticatedPacketTraversal();
     this.timers.anyAuthenticatedPacketSent();
     if (packet.length > 0) this.timers.dataSent();
@@ -310,18 +315,4 @@ export class Peer implements TimerActions {
       this.sendHandshakeInitiation(false);
     }
   }
-}
-
-let scratch = new Uint8Array(0);
-
-/**
- * A transport message of `size` bytes in a buffer shared by all peers, for a socket that copies
- * on send (one allocation less per packet). The header's reserved bytes are zeroed each time.
- */
-function transportScratch(size: number): Uint8Array {
-  if (scratch.length < size) scratch = new Uint8Array(Math.max(size, 2048));
-  const msg = scratch.subarray(0, size);
-  msg[0] = MessageType.Transport;
-  msg[1] = msg[2] = msg[3] = 0;
-  return msg;
 }

@@ -71,6 +71,32 @@ export class TransportAead {
   }
 
   /**
+   * Builds a whole sealed message in wasm memory, for a socket that copies on send: `packet` is
+   * copied once to `headerBytes` past the start, zero-padded to `padded` bytes and sealed in
+   * place. Returns the view (header left for the caller to write, then ciphertext, tag), valid
+   * until the next call; null on the node:crypto path (use {@linkcode TransportAead.seal}).
+   * Against seal() into a message buffer this saves two copies and two views per packet.
+   */
+  sealMessage(
+    k: TransportKey,
+    counter: number,
+    packet: Uint8Array,
+    padded: number,
+    headerBytes: number,
+  ): Uint8Array | null {
+    const w = this.#wasm;
+    if (k.slot < 0 || !w) return null;
+    const size = headerBytes + padded + TAG_LENGTH;
+    const base = w.scratch(size);
+    const ptr = base + headerBytes;
+    const mem = w.memory;
+    mem.set(packet, ptr);
+    mem.fill(0, ptr + packet.length, ptr + padded);
+    w.seal(k.slot, counter >>> 0, Math.floor(counter / TWO_32), ptr, padded);
+    return mem.subarray(base, base + size);
+  }
+
+  /**
    * Decrypts `sealed` (ciphertext || tag). Returns the plaintext as a view valid until the next
    * call (in wasm memory, or in `spare` on the node:crypto path), or null if the tag is wrong.
    */

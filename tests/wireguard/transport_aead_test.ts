@@ -39,3 +39,22 @@ Deno.test("transport aead: when wasm key slots run out, keys fall back to node:c
   assert.equal(aead.freeSlots, 1);
   assert.ok(aead.install(key).slot >= 0);
 });
+
+Deno.test("transport aead: sealMessage pads and seals behind a header, as seal does", () => {
+  const wasm = new TransportAead("wasm"), node = new TransportAead("node");
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const kw = wasm.install(key);
+  // The scratch region is reused: dirty it first, so padding that was not zeroed would show.
+  wasm.seal(kw, 1, new Uint8Array(2000).fill(0xaa), new Uint8Array(2016));
+  for (const [len, padded, counter] of [[0, 0, 0], [1, 16, 3], [1419, 1424, 2 ** 32 + 1]]) {
+    const packet = crypto.getRandomValues(new Uint8Array(len!));
+    const msg = wasm.sealMessage(kw, counter!, packet, padded!, 16);
+    assert.ok(msg);
+    assert.equal(msg.length, 16 + padded! + 16);
+    const plain = new Uint8Array(padded!);
+    plain.set(packet);
+    assert.deepEqual(msg.subarray(16), aeadEncrypt(key, counter!, plain));
+  }
+  // The node:crypto path has no wasm memory to build in: the caller falls back to seal().
+  assert.equal(node.sealMessage(node.install(key), 0, new Uint8Array(4), 16, 16), null);
+});
