@@ -34,6 +34,12 @@ export interface Tun {
   onRead: ((packet: Uint8Array) => void) | null;
   /** Closes the stack. */
   close(): void;
+  /**
+   * Set by the link that writes (see {@linkcode bindDevice}): whether more packets are about to
+   * be written at once. The stack then wakes a flow's reader once for the batch instead of per
+   * segment, so the target gets fewer, larger writes.
+   */
+  morePending?: (() => boolean) | null;
 }
 
 /** Options of {@linkcode createNetTunWithOptions}. */
@@ -165,6 +171,7 @@ export async function createNetTunWithOptions(
     close: () => void net.close(),
   };
   stack.onOutput = (p) => tun.onRead?.(p);
+  stack.inputPending = () => tun.morePending?.() ?? false;
   return { tun, net };
 }
 
@@ -181,4 +188,5 @@ export function createNetTun(
 export function bindDevice(device: Device, tun: Tun): void {
   device.onPacket = (p) => tun.write(p);
   tun.onRead = (p) => device.sendPacket(p);
+  tun.morePending = () => device.receivePending();
 }

@@ -87,6 +87,11 @@ export interface UdpSocket {
   /** Receives one datagram into buf; resolves with its length and sender, or null once closed. */
   receive(buf: Uint8Array): Promise<UdpReceived | null>;
   /**
+   * Whether a datagram is already waiting, so the next `receive` completes at once. Only sockets
+   * that can tell cheaply have it (the Worker's: its ring is not empty).
+   */
+  hasPending?(): boolean;
+  /**
    * Sends without awaiting completion (errors counted, not thrown). The socket may read `data`
    * after this returns: do not modify it afterwards. Order is not guaranteed: measured in Deno
    * 2.9.6, sends that have to wait (fresh socket, full send buffer) go out in reverse order.

@@ -144,6 +144,13 @@ const FLUSH_BATCH = 100_000;
 export class Netstack {
   /** Each outbound IP packet. The view is valid only during the call. */
   onOutput: ((packet: Uint8Array) => void) | null = null;
+  /**
+   * Whether more inbound packets are about to be input at once (the link below can tell, e.g.
+   * the UDP Worker's ring is not empty). While it says so, a flow's reader is woken once at the
+   * end of the batch, with the batch's ACKs, not per segment: the proxy then writes the target
+   * a batch at a time. Null or false: readers wake at once.
+   */
+  inputPending: (() => boolean) | null = null;
   /** A SYN to a non-local address:port. Without a handler every such SYN is refused (RST). */
   onTcpFlow: ((req: TcpFlowRequest) => void) | null = null;
   /** A UDP datagram to a non-local address:port. Without a handler it is dropped and counted. */
@@ -166,6 +173,8 @@ export class Netstack {
   #ackFlushQueued = false;
   readonly #parsed = new BoundedCache<string, IpBytes | null>(PARSE_CACHE_LIMIT);
   readonly #ackYielder = new TaskYielder();
+  /** Readers to wake at the end of the input batch, with its ACKs (TcpDriver.deferWake). */
+  #deferredWakes: TcpConn[] = [];
   #tasks: (() => void)[] = [];
   #taskHead = 0;
   #pendingInput: Uint8Array[] = [];
@@ -226,6 +235,12 @@ export class Netstack {
       tcpClose: (fid) => this.#releaseConn(fid, () => this.#x.tcp_close(fid)),
       tcpAbort: (fid) => this.#releaseConn(fid, () => this.#x.tcp_abort(fid)),
       tcpUnacked: (fid) => Math.max(0, this.#x.tcp_unacked(fid)),
+      inputPending: () => this.inputPending?.() ?? false,
+      deferWake: (conn) => {
+        if (!this.inputPending?.()) return conn.wakeDeferred();
+        this.#deferredWakes.push(conn);
+        if (!this.#ackFlushQueued) this.#queueAckFlush();
+      },
     };
     this.#udpDriver = {
       udpSend: (sid, data, to) => this.#udpSend(sid, data, to),
@@ -605,11 +620,19 @@ export class Netstack {
     this.#call(f, undefined);
   }
 
-  /** Sends the coalesced ACKs in the next task: after the packets queued now are all input. */
+  /**
+   * Sends the coalesced ACKs, and wakes the readers that data arrived for, in the next task:
+   * after the packets queued now are all input (the readers run after the ACKs leave).
+   */
   #queueAckFlush(): void {
     this.#ackFlushQueued = true;
     this.#ackYielder.yield().then(() => {
       this.#ackFlushQueued = false;
+      const woken = this.#deferredWakes;
+      if (woken.length > 0) {
+        this.#deferredWakes = [];
+        for (const c of woken) c.wakeDeferred();
+      }
       this.#run(() => this.#x.ack_flush());
     });
   }

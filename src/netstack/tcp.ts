@@ -26,6 +26,14 @@ export interface TcpDriver {
   tcpAbort(fid: number): void;
   /** Bytes written that the peer has not acknowledged yet (0 once the flow is gone). */
   tcpUnacked(fid: number): number;
+  /** Whether more inbound packets are about to be input at once (Netstack.inputPending). */
+  inputPending(): boolean;
+  /**
+   * Calls `conn.wakeDeferred()` now, or — while more inbound packets are about to be input —
+   * once they are all in (with the batch's coalesced ACKs): a reader that took each segment as
+   * it came handed the target a segment or two per write.
+   */
+  deferWake(conn: TcpConn): void;
 }
 
 /** TcpDriver.tcpWrite's answer when the shared heap, not this flow's window, stalled a write. */
@@ -66,6 +74,8 @@ export class TcpConn {
    * arrive back to back extend it without a view per segment; a read turns it into one.
    */
   #tailStart = -1;
+  /** The driver will call wakeDeferred (see TcpDriver.deferWake). */
+  #wakeDeferred = false;
   #rxNext = MIN_RX_BUFFER;
   #readable: ReadableStream<Uint8Array> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
@@ -227,6 +237,15 @@ export class TcpConn {
     this.#rxFill = start + len;
     if (this.#tailStart < 0) this.#tailStart = start;
     this.#queued += len;
+    if (this.#readWaiter && !this.#wakeDeferred) {
+      this.#wakeDeferred = true;
+      this.#driver.deferWake(this);
+    }
+  }
+
+  /** @internal The input batch that brought data ended: the reader takes all of it at once. */
+  wakeDeferred(): void {
+    this.#wakeDeferred = false;
     this.#wakeReader();
   }
 
@@ -322,9 +341,21 @@ export class TcpConn {
 
   /** Takes up to `max` queued bytes (into `into` when given); null at EOF. */
   async #take(max: number, into?: Uint8Array): Promise<Uint8Array | null> {
-    while (this.#queued === 0) {
-      if (this.#error) throw this.#error;
-      if (this.#eof || this.#released) return null;
+    for (;;) {
+      if (this.#queued > 0) {
+        if (this.#queued >= max || this.#eof || this.#released || !this.#driver.inputPending()) {
+          break;
+        }
+        // More packets are about to come in: take them with these, once the batch is in.
+        if (!this.#wakeDeferred) {
+          this.#wakeDeferred = true;
+          this.#driver.deferWake(this);
+          if (!this.#wakeDeferred) continue; // woken at once after all
+        }
+      } else {
+        if (this.#error) throw this.#error;
+        if (this.#eof || this.#released) return null;
+      }
       await new Promise<void>((resolve) => this.#readWaiter = resolve);
     }
     this.#closeTail();

@@ -208,6 +208,10 @@ class WorkerUdpSocket implements UdpWorkerSocket {
     return { length, remote: this.#decoder.decode(this.#meta) };
   }
 
+  hasPending(): boolean {
+    return !this.#isClosed && this.#rx.hasData();
+  }
+
   receive(buf: Uint8Array): Promise<UdpReceived | null> {
     if (this.#isClosed) return RESOLVED_NULL;
     if (this.#pending) {

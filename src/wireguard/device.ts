@@ -163,6 +163,14 @@ export class Device {
     return this.identity.publicKey;
   }
 
+  /**
+   * Whether another datagram is already waiting for the receive loop (false when the socket
+   * cannot tell): the stack then lets a batch of packets in before waking its readers.
+   */
+  receivePending(): boolean {
+    return this.#socket?.hasPending?.() ?? false;
+  }
+
   /** The bound UDP socket, if listening. */
   get socket(): UdpSocket | null {
     return this.#socket;
