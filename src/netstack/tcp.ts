@@ -76,6 +76,11 @@ export class TcpConn {
   #tailStart = -1;
   /** The driver will call wakeDeferred (see TcpDriver.deferWake). */
   #wakeDeferred = false;
+  /**
+   * A view of #rxBuf was handed to a reader (a read without a buffer of its own): the bytes must
+   * stay. Readers that copy out (`read(buf)`, the proxy's) let the buffer be filled again.
+   */
+  #rxLent = false;
   #rxNext = MIN_RX_BUFFER;
   #readable: ReadableStream<Uint8Array> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
@@ -231,6 +236,7 @@ export class TcpConn {
       this.#rxNext = Math.min(this.#rxNext * 2, MAX_READ_CHUNK);
       this.#rxBuf = buf;
       this.#rxFill = 0;
+      this.#rxLent = false;
     }
     const start = this.#rxFill;
     buf.set(mem.subarray(ptr, ptr + len), start);
@@ -363,10 +369,12 @@ export class TcpConn {
     const first = this.#queue[this.#queueHead]!;
     if (!into && first.length >= max) {
       out = first.subarray(0, max);
+      this.#rxLent = true;
       if (first.length === max) this.#queueHead++;
       else this.#queue[this.#queueHead] = first.subarray(max);
     } else if (!into && this.#queue.length - this.#queueHead === 1) {
       out = first;
+      this.#rxLent = true;
       this.#queueHead++;
     } else {
       const total = Math.min(max, this.#queued);
@@ -386,9 +394,16 @@ export class TcpConn {
       this.#queueHead = 0;
     }
     this.#queued -= out.length;
-    if (this.#queued === 0 && this.#rxBuf && this.#rxFill * 2 > this.#rxBuf.length) {
-      // mostly handed out: let the consumer's views keep it, start afresh next time
-      this.#rxBuf = null;
+    if (this.#queued === 0) {
+      this.#queue.length = 0;
+      this.#queueHead = 0;
+      if (!this.#rxLent) {
+        this.#rxFill = 0; // every byte was copied out: fill the same buffer again
+      } else if (this.#rxBuf && this.#rxFill * 2 > this.#rxBuf.length) {
+        // mostly handed out: let the consumer's views keep it, start afresh next time
+        this.#rxBuf = null;
+        this.#rxLent = false;
+      }
     }
     if (!this.#released) this.#driver.tcpRecved(this.#fid, out.length);
     return out;

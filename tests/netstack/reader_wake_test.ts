@@ -6,22 +6,30 @@
  */
 import assert from "node:assert/strict";
 import { Netstack, type TcpConn } from "../../src/netstack/mod.ts";
-import { content, sha256, wire } from "./_link.ts";
+import { content, prng, sha256, wire } from "./_link.ts";
 
 const OPTS = { sanitizeOps: false, sanitizeResources: false };
 
 /**
  * Sends `size` bytes peer → proxy, the proxy's input fed one packet per microtask (as the
- * device's receive loop does); returns how many reads the proxy's reader needed.
+ * device's receive loop does), optionally losing or swapping some of them; checks every byte and
+ * returns how many reads the proxy's reader needed.
  */
-async function readsFor(size: number, pending: boolean): Promise<number> {
+async function readsFor(
+  size: number,
+  pending: boolean,
+  faults: { loss?: number; swap?: number } = {},
+): Promise<number> {
   const proxy = await Netstack.create({ addresses: ["10.88.0.1/24"] });
   const peer = await Netstack.create({ addresses: ["10.88.0.2/24"] });
   wire(proxy, peer);
   const queue: Uint8Array[] = [];
+  const rnd = prng(5);
   let feeding = false;
   peer.onOutput = (p) => {
-    queue.push(p.slice());
+    if (faults.loss && rnd() < faults.loss) return;
+    if (faults.swap && queue.length > 0 && rnd() < faults.swap) queue.splice(-1, 0, p.slice());
+    else queue.push(p.slice());
     if (feeding) return;
     feeding = true;
     (async () => {
@@ -71,5 +79,15 @@ Deno.test(
     // ~1,500 segments: woken per segment the reader takes one or two at a time
     assert.ok(perSegment > 700, `reads without the hint: ${perSegment}`);
     assert.ok(perBatch * 4 < perSegment, `reads ${perBatch} with the hint, ${perSegment} without`);
+  },
+);
+
+Deno.test(
+  "reader: batched wake-ups keep every byte in order over loss and reordering",
+  OPTS,
+  async () => {
+    // readsFor checks the SHA-256; holes and their repairs arrive inside batches here
+    const reads = await readsFor(1024 * 1024, true, { loss: 0.01, swap: 0.02 });
+    assert.ok(reads > 0);
   },
 );
