@@ -180,6 +180,12 @@ export class Netstack {
   #pendingInput: Uint8Array[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = 0;
+  /**
+   * The last time lwIP read (sys_now, whole ms). lwIP reads it whenever it reckons a sleep time,
+   * so a sleep from next_timeout or timers is relative to it, and #schedule needs no clock read
+   * of its own (one a packet).
+   */
+  #nowMs = 0;
   #closed = false;
   #fatal: Error | null = null;
   #conns: (TcpConn | undefined)[] = [];
@@ -526,7 +532,7 @@ export class Netstack {
   static #imports(self: () => Netstack): NetstackImports {
     return {
       output: (ptr, len) => self().#onOutputPacket(ptr, len),
-      now: () => Math.floor(performance.now()) >>> 0,
+      now: () => (self().#nowMs = Math.floor(performance.now())) >>> 0,
       now_us: () => Math.floor(performance.now() * 1000) >>> 0,
       fatal: (msg, line) => self().#onFatalAssert(msg, line),
       tcp_syn: (ptr, len) => {
@@ -675,7 +681,7 @@ export class Netstack {
 
   #schedule(sleep: number): void {
     if (sleep < 0 || this.#closed) return;
-    const at = performance.now() + sleep;
+    const at = this.#nowMs + sleep; // lwIP's deadline: it read #nowMs to reckon `sleep`
     if (this.#timer !== undefined) {
       if (this.#timerAt <= at + 1) return;
       clearTimeout(this.#timer);
