@@ -347,9 +347,15 @@ export class TcpConn {
 
   /** Takes up to `max` queued bytes (into `into` when given); null at EOF. */
   async #take(max: number, into?: Uint8Array): Promise<Uint8Array | null> {
+    // One wait at most for the end of an input batch: while other flows keep packets coming the
+    // link may always have more, and a reader must not wait for a quiet moment.
+    let waited = false;
     for (;;) {
       if (this.#queued > 0) {
-        if (this.#queued >= max || this.#eof || this.#released || !this.#driver.inputPending()) {
+        if (
+          waited || this.#queued >= max || this.#eof || this.#released ||
+          !this.#driver.inputPending()
+        ) {
           break;
         }
         // More packets are about to come in: take them with these, once the batch is in.
@@ -363,6 +369,7 @@ export class TcpConn {
         if (this.#eof || this.#released) return null;
       }
       await new Promise<void>((resolve) => this.#readWaiter = resolve);
+      waited = true;
     }
     this.#closeTail();
     let out: Uint8Array;

@@ -91,3 +91,38 @@ Deno.test(
     assert.ok(reads > 0);
   },
 );
+
+Deno.test(
+  "reader: a link that always has more input delays a read by one batch, not forever",
+  OPTS,
+  async () => {
+    // Other flows can keep the Worker's ring busy for as long as they like: a small flow's
+    // reader waits for the end of one batch, then takes what it has.
+    const proxy = await Netstack.create({ addresses: ["10.88.0.1/24"] });
+    const peer = await Netstack.create({ addresses: ["10.88.0.2/24"] });
+    wire(proxy, peer);
+    wire(peer, proxy);
+    proxy.inputPending = () => true;
+    let accepted: Promise<TcpConn> | undefined;
+    proxy.onTcpFlow = (r) => accepted = r.accept();
+    const client = await peer.dialTcp({ hostname: "203.0.113.9", port: 22 });
+    while (!accepted) await new Promise((r) => setTimeout(r, 1));
+    const server = await accepted;
+    const buf = new Uint8Array(64 * 1024);
+    for (const text of ["ls\n", "exit\n"]) {
+      await client.write(new TextEncoder().encode(text));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const n = await Promise.race([
+        server.read(buf),
+        new Promise<"stuck">((r) => timer = setTimeout(() => r("stuck"), 2000)),
+      ]);
+      clearTimeout(timer);
+      assert.equal(n, text.length);
+      assert.equal(new TextDecoder().decode(buf.subarray(0, n as number)), text);
+    }
+    client.close();
+    server.close();
+    proxy.close();
+    peer.close();
+  },
+);
