@@ -244,6 +244,7 @@ export class Netstack {
       inputPending: () => this.inputPending?.() ?? false,
       deferWake: (conn) => {
         if (!this.inputPending?.()) return conn.wakeDeferred();
+        this.#counters["tcp.reads_batched"]++;
         this.#deferredWakes.push(conn);
         if (!this.#ackFlushQueued) this.#queueAckFlush();
       },

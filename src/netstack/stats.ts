@@ -87,6 +87,7 @@ export const TS_STAT_NAMES = [
   "tcp.handshake_timeouts",
   "tcp.accept_peer_reset",
   "tcp.write_retries",
+  "tcp.reads_batched",
   "tcp.mss_clamped",
   "udp.no_handler",
   "udp.send_failed",

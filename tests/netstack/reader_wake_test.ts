@@ -19,7 +19,7 @@ async function readsFor(
   size: number,
   pending: boolean,
   faults: { loss?: number; swap?: number } = {},
-): Promise<number> {
+): Promise<{ reads: number; batched: number }> {
   const proxy = await Netstack.create({ addresses: ["10.88.0.1/24"] });
   const peer = await Netstack.create({ addresses: ["10.88.0.2/24"] });
   wire(proxy, peer);
@@ -62,11 +62,12 @@ async function readsFor(
   await sending;
   assert.equal(at, size);
   assert.equal(await sha256(got), await sha256(data));
+  const batched = proxy.stats()["tcp.reads_batched"];
   client.close();
   server.close();
   proxy.close();
   peer.close();
-  return reads;
+  return { reads, batched };
 }
 
 Deno.test(
@@ -74,11 +75,14 @@ Deno.test(
   OPTS,
   async () => {
     const size = 2 * 1024 * 1024;
-    const perSegment = await readsFor(size, false);
-    const perBatch = await readsFor(size, true);
+    const plain = await readsFor(size, false);
+    const hinted = await readsFor(size, true);
+    const perSegment = plain.reads, perBatch = hinted.reads;
     // ~1,500 segments: woken per segment the reader takes one or two at a time
     assert.ok(perSegment > 700, `reads without the hint: ${perSegment}`);
     assert.ok(perBatch * 4 < perSegment, `reads ${perBatch} with the hint, ${perSegment} without`);
+    assert.equal(plain.batched, 0);
+    assert.ok(hinted.batched > 0, "the counter shows the reads that waited for a batch");
   },
 );
 
@@ -87,7 +91,7 @@ Deno.test(
   OPTS,
   async () => {
     // readsFor checks the SHA-256; holes and their repairs arrive inside batches here
-    const reads = await readsFor(1024 * 1024, true, { loss: 0.01, swap: 0.02 });
+    const { reads } = await readsFor(1024 * 1024, true, { loss: 0.01, swap: 0.02 });
     assert.ok(reads > 0);
   },
 );
