@@ -125,8 +125,9 @@ export class Device {
   /** Reused plaintext buffer for decryption (the receive path is synchronous). */
   readonly plainBuffer: Uint8Array = new Uint8Array(MAX_MESSAGE_SIZE);
   /**
-   * Receives each decrypted inbound IP packet. The bytes are only valid during the call (the
-   * buffer is reused): copy them or consume them synchronously.
+   * Receives each decrypted inbound IP packet. The bytes are only valid during the call, and
+   * only until the handler sends a packet (they live in the AEAD's memory, which sealing reuses):
+   * copy them first, as the netstack does.
    */
   onPacket: (packet: Uint8Array, peer: Peer) => void = () => {};
   /** Sink for outgoing datagrams; set by {@linkcode Device.listen} or by tests. */

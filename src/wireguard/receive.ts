@@ -170,10 +170,23 @@ function receiveTransport(device: Device, msg: Uint8Array, from: UdpRemote): voi
   if (promotion.promoted) {
     if (promotion.dropped) device.retireKeypair(promotion.dropped);
     handshakeComplete(device, peer);
-    peer.sendStaged();
   }
+  deliverTransport(device, peer, plain, from, msg.length);
+  // Only now: sealing the staged packets reuses the AEAD memory that `plain` is a view of (sent
+  // first, they overwrote the packet that confirmed the session before it was delivered).
+  if (promotion.promoted) peer.sendStaged();
+}
+
+/** Bookkeeping for an authenticated transport message, then its inner packet to onPacket. */
+function deliverTransport(
+  device: Device,
+  peer: Peer,
+  plain: Uint8Array,
+  from: UdpRemote,
+  bytes: number,
+): void {
   peer.keepKeyFreshReceiving();
-  authenticated(peer, from, msg.length);
+  authenticated(peer, from, bytes);
   if (plain.length === 0) {
     device.counters.keepalivesReceived++;
     return;

@@ -56,7 +56,8 @@ function pair(opts: { psk?: boolean; cryptoB?: "wasm" | "node" } = {}) {
     for (let i = 0; i < 10_000 && inflight.length; i++) inflight.shift()!();
   };
   const roamB = (port: number) => (addrB = { address: "127.0.0.1", port });
-  return { clock, a, b, peerA, peerB, gotA, gotB, flush, wire, roamB, addrB: () => addrB };
+  const step = () => inflight.shift()?.();
+  return { clock, a, b, peerA, peerB, gotA, gotB, flush, step, wire, roamB, addrB: () => addrB };
 }
 
 Deno.test("device: a wasm-crypto device and a node:crypto device talk", () => {
@@ -301,6 +302,24 @@ Deno.test("device: with a copying socket, messages share one buffer and padding 
     assert.deepEqual(plain.subarray(0, p.length), p);
     assert.ok(plain.subarray(p.length).every((x) => x === 0), "padding is zero");
   }
+  t.a.close();
+  t.b.close();
+});
+
+Deno.test("device: the packet that confirms a responder's session arrives intact past staged ones", () => {
+  // b answers a's initiation, then has a packet of its own to send: with no current keypair yet
+  // it is staged. a's first data message promotes b's keypair and flushes the stage; sealing
+  // those reused the memory the received packet was decrypted into, before it was delivered.
+  const t = pair();
+  const p = ipv4([10, 0, 0, 1], [10, 0, 0, 2], 300);
+  const q = ipv4([10, 0, 0, 2], [10, 0, 0, 1], 500);
+  t.a.sendPacket(p); // initiation to b; p waits at a
+  t.step(); // b responds
+  t.b.sendPacket(q); // staged at b
+  t.flush();
+  assert.deepEqual(t.gotB, [p]);
+  assert.deepEqual(t.gotA, [q]);
+  assert.equal(t.b.drops.get("inner-malformed"), undefined);
   t.a.close();
   t.b.close();
 });
