@@ -241,12 +241,12 @@ export class Netstack {
       tcpClose: (fid) => this.#releaseConn(fid, () => this.#x.tcp_close(fid)),
       tcpAbort: (fid) => this.#releaseConn(fid, () => this.#x.tcp_abort(fid)),
       tcpUnacked: (fid) => Math.max(0, this.#x.tcp_unacked(fid)),
-      inputPending: () => this.inputPending?.() ?? false,
       deferWake: (conn) => {
-        if (!this.inputPending?.()) return conn.wakeDeferred();
+        if (!this.inputPending?.()) return false;
         this.#counters["tcp.reads_batched"]++;
         this.#deferredWakes.push(conn);
         if (!this.#ackFlushQueued) this.#queueAckFlush();
+        return true;
       },
     };
     this.#udpDriver = {

@@ -26,14 +26,13 @@ export interface TcpDriver {
   tcpAbort(fid: number): void;
   /** Bytes written that the peer has not acknowledged yet (0 once the flow is gone). */
   tcpUnacked(fid: number): number;
-  /** Whether more inbound packets are about to be input at once (Netstack.inputPending). */
-  inputPending(): boolean;
   /**
-   * Calls `conn.wakeDeferred()` now, or — while more inbound packets are about to be input —
-   * once they are all in (with the batch's coalesced ACKs): a reader that took each segment as
-   * it came handed the target a segment or two per write.
+   * While more inbound packets are about to be input at once (Netstack.inputPending), arranges
+   * `conn.wakeDeferred()` for when they are all in (with the batch's coalesced ACKs) and returns
+   * true; otherwise returns false. A reader that took each segment as it came handed the target
+   * a segment or two per write.
    */
-  deferWake(conn: TcpConn): void;
+  deferWake(conn: TcpConn): boolean;
 }
 
 /** TcpDriver.tcpWrite's answer when the shared heap, not this flow's window, stalled a write. */
@@ -243,10 +242,13 @@ export class TcpConn {
     this.#rxFill = start + len;
     if (this.#tailStart < 0) this.#tailStart = start;
     this.#queued += len;
-    if (this.#readWaiter && !this.#wakeDeferred) {
-      this.#wakeDeferred = true;
-      this.#driver.deferWake(this);
-    }
+    if (this.#readWaiter && !this.#deferWake()) this.#wakeReader();
+  }
+
+  /** Whether the reader's wake-up waits for the end of an input batch (arranging it if not yet). */
+  #deferWake(): boolean {
+    if (!this.#wakeDeferred) this.#wakeDeferred = this.#driver.deferWake(this);
+    return this.#wakeDeferred;
   }
 
   /** @internal The input batch that brought data ended: the reader takes all of it at once. */
@@ -352,17 +354,9 @@ export class TcpConn {
     let waited = false;
     for (;;) {
       if (this.#queued > 0) {
-        if (
-          waited || this.#queued >= max || this.#eof || this.#released ||
-          !this.#driver.inputPending()
-        ) {
+        // While more packets are about to come in, take them with these once the batch is in.
+        if (waited || this.#queued >= max || this.#eof || this.#released || !this.#deferWake()) {
           break;
-        }
-        // More packets are about to come in: take them with these, once the batch is in.
-        if (!this.#wakeDeferred) {
-          this.#wakeDeferred = true;
-          this.#driver.deferWake(this);
-          if (!this.#wakeDeferred) continue; // woken at once after all
         }
       } else {
         if (this.#error) throw this.#error;
