@@ -62,6 +62,13 @@ export interface ProxyConfig {
    * round trip (short connections set up faster) at the cost of bulk throughput.
    */
   udpWorker?: boolean;
+  /**
+   * With the UDP Worker, replies go out on a socket of the main thread's own while the Worker
+   * sleeps and traffic is sparse (default true): short connections set up faster. It binds the
+   * port with `SO_REUSEADDR` (after an exclusive bind that checks the port is free); false keeps
+   * the port exclusive (another local process setting `SO_REUSEADDR` could otherwise bind it too).
+   */
+  directSend?: boolean;
 }
 
 /** Live figures of a running proxy. */
@@ -119,6 +126,8 @@ export interface SocketCounters {
   received: number;
   /** Datagrams the device asked to send. */
   sent: number;
+  /** Of those, sent on the main thread's own socket while the Worker slept (direct send). */
+  sentDirect: number;
   /** Received datagrams dropped because the Worker's receive ring (or node's queue) was full. */
   receiveQueueFull: number;
   /** Datagrams not sent because the Worker's send ring was full. */
@@ -184,6 +193,7 @@ export function socketCounters(sock: UdpSocket | null): SocketCounters {
       worker: false,
       received: 0,
       sent: 0,
+      sentDirect: 0,
       receiveQueueFull: 0,
       sendQueueFull: 0,
       sendFailed: 0,
@@ -199,6 +209,7 @@ export function socketCounters(sock: UdpSocket | null): SocketCounters {
     worker,
     received: s.received,
     sent: s.sent,
+    sentDirect: worker ? sock.stats.directSent : 0,
     receiveQueueFull: s.dropped,
     sendQueueFull,
     sendFailed: s.sendErrors - sendQueueFull,
@@ -301,6 +312,7 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
       ...(config.listenHostname ? { hostname: config.listenHostname } : {}),
       backend: config.udpBackend ?? "auto",
       worker: config.udpWorker ?? true,
+      directSend: config.directSend ?? true,
     });
   } catch (err) {
     device.close();

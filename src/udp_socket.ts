@@ -117,6 +117,11 @@ export interface ListenUdpOptions {
   dualStack?: boolean | undefined;
   /** Node backend: most datagrams held between `receive` calls before dropping. Default 4096. */
   queueLimit?: number | undefined;
+  /**
+   * Deno backend: bind with `SO_REUSEADDR`, so that a second socket may share the port (the UDP
+   * Worker's direct-send socket, `udp_worker_socket.ts`). Default false: the port is exclusive.
+   */
+  reuseAddress?: boolean | undefined;
 }
 
 /** The implementations behind {@link UdpSocket}. */
@@ -161,7 +166,7 @@ interface DenoDatagramConn {
   close(): void;
 }
 type ListenDatagram = (
-  opts: { transport: "udp"; hostname: string; port: number },
+  opts: { transport: "udp"; hostname: string; port: number; reuseAddress: boolean },
 ) => DenoDatagramConn;
 
 function denoListenDatagram(): ListenDatagram | undefined {
@@ -452,6 +457,11 @@ export function mergeUdpSockets(v6: UdpSocket, v4: UdpSocket): UdpSocket {
   return new MergedUdpSocket(v6, v4);
 }
 
+/** Whether `sock` joins two sockets ({@link mergeUdpSockets}: `::` is IPv6-only here). */
+export function isMergedUdpSocket(sock: UdpSocket): boolean {
+  return sock instanceof MergedUdpSocket;
+}
+
 // --- listen ------------------------------------------------------------------------------------
 
 function isAddrInUse(err: unknown): boolean {
@@ -483,12 +493,22 @@ export async function listenUdp(opts: ListenUdpOptions = {}): Promise<UdpSocket>
         "Deno.listenDatagram is unavailable: run with --unstable-net or use backend 'node'",
       );
     }
-    const main = new DenoUdpSocket(listenDatagram({ transport: "udp", hostname: host, port }));
+    const reuseAddress = opts.reuseAddress ?? false;
+    const main = new DenoUdpSocket(
+      listenDatagram({ transport: "udp", hostname: host, port, reuseAddress }),
+    );
     if (!(dualStack && wildcard6)) return main;
     // Probe: if 0.0.0.0 on the same port is still free, `::` is IPv6-only here (bindv6only=1).
+    // (With reuseAddress the probe always succeeds: the caller asks for dualStack only where it
+    // found `::` IPv6-only, see udp_worker_socket.ts.)
     let v4: DenoDatagramConn;
     try {
-      v4 = listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: main.localAddr.port });
+      v4 = listenDatagram({
+        transport: "udp",
+        hostname: "0.0.0.0",
+        port: main.localAddr.port,
+        reuseAddress,
+      });
     } catch (err) {
       if (isAddrInUse(err)) return main; // the IPv6 socket already covers IPv4: dual-stack
       main.close();

@@ -139,6 +139,11 @@ export function renderMetrics(stats: MetricsStats): string {
   );
   dg({ direction: "in" }, sock.received);
   dg({ direction: "out" }, sock.sent);
+  ex.family(
+    "newt_socket_direct_sends_total",
+    "counter",
+    "Of the sends, those the main thread made on its own socket while the UDP Worker slept.",
+  )(undefined, sock.sentDirect);
   byLabel(
     ex,
     "newt_socket_drops_total",

@@ -15,6 +15,7 @@
  * FlowBandwidth = 10M        # per flow and direction, bytes/s with K/M/G (off = unlimited, the default)
  * TcpConnectTimeout = 5s     # durations: 500ms, 5s, 2m, 1h; a bare number is seconds
  * UdpWorker = off            # WireGuard socket on the main thread: faster set-up, less bulk throughput
+ * DirectSend = off           # keep the WireGuard port exclusive (no main-thread reply socket beside the Worker's)
  * UdpBackend = ffi           # libc socket through FFI: 4 MiB buffers, recvmmsg/sendmmsg (--allow-ffi)
  * AcceptBeforeDial = on      # SYN-ACK before the dial for targets reached in the last 30 s (off by default)
  * TcpIdleTimeout = 60s
@@ -80,6 +81,8 @@ export interface ProxyOptions {
   acceptBeforeDial: boolean;
   /** The WireGuard socket's syscalls in a Worker (ProxyConfig.udpWorker). */
   udpWorker: boolean;
+  /** Sparse replies on a main-thread socket beside the Worker's (ProxyConfig.directSend). */
+  directSend: boolean;
   /** The WireGuard socket's implementation (ProxyConfig.udpBackend). */
   udpBackend: "auto" | UdpBackend;
   /** TCP idle timeout (after half-close, and with no traffic). */
@@ -113,6 +116,7 @@ export const DEFAULT_PROXY_OPTIONS: Readonly<ProxyOptions> = Object.freeze({
   tcpConnectTimeoutMs: 5_000,
   acceptBeforeDial: false,
   udpWorker: true,
+  directSend: true,
   udpBackend: "auto",
   tcpIdleTimeoutMs: 60_000,
   udpIdleTimeoutMs: 60_000,
@@ -190,7 +194,8 @@ const durationSetter = (
 };
 
 const boolSetter =
-  (field: "flowLog" | "acceptBeforeDial" | "udpWorker" | "dnsResolver"): Setter => (o, v) => {
+  (field: "flowLog" | "acceptBeforeDial" | "udpWorker" | "directSend" | "dnsResolver"): Setter =>
+  (o, v) => {
     const b = parseBool(v);
     if (b === undefined) throw new Error("must be on or off");
     o[field] = b;
@@ -219,6 +224,7 @@ const KEYS: Record<string, Setter> = {
   TcpConnectTimeout: durationSetter("tcpConnectTimeoutMs", 1, 300_000),
   AcceptBeforeDial: boolSetter("acceptBeforeDial"),
   UdpWorker: boolSetter("udpWorker"),
+  DirectSend: boolSetter("directSend"),
   UdpBackend: (o, v) => {
     const b = v.toLowerCase();
     if (b !== "auto" && b !== "deno" && b !== "node" && b !== "ffi") {

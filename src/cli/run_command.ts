@@ -113,6 +113,11 @@ SIGINT/SIGTERM drain flows and exit 0.`,
       description: "WireGuard socket on the main thread: faster connection set-up, less throughput",
     },
     {
+      name: "no-direct-send",
+      type: "boolean",
+      description: "keep the WireGuard port exclusive: every send goes through the UDP Worker",
+    },
+    {
       name: "udp-ffi",
       type: "boolean",
       description:
@@ -176,6 +181,7 @@ function readRunFlags(flags: ParsedFlags): RunFlags {
   if (booleanFlag(flags, "no-flow-log")) overrides.flowLog = false;
   if (booleanFlag(flags, "accept-before-dial")) overrides.acceptBeforeDial = true;
   if (booleanFlag(flags, "no-udp-worker")) overrides.udpWorker = false;
+  if (booleanFlag(flags, "no-direct-send")) overrides.directSend = false;
   if (booleanFlag(flags, "udp-ffi")) overrides.udpBackend = "ffi";
   const metrics = stringFlag(flags, "metrics");
   const metricsOff = metrics?.toLowerCase() === "off";
@@ -291,6 +297,7 @@ async function startOrExplain(
       proxy,
       dnsResolver: dnsResolverOption(options),
       udpWorker: options.udpWorker,
+      directSend: options.directSend,
       udpBackend: options.udpBackend,
       logger: log,
     });
@@ -339,6 +346,9 @@ async function reloadPeers(handle: ServerHandle, src: Source, log: Logger): Prom
     if (proxy.udpWorker !== src.config.proxy.udpWorker) {
       log.warn("SIGHUP: UdpWorker changes take effect on restart only");
     }
+    if (proxy.directSend !== src.config.proxy.directSend) {
+      log.warn("SIGHUP: DirectSend changes take effect on restart only");
+    }
     if (proxy.udpBackend !== src.config.proxy.udpBackend) {
       log.warn("SIGHUP: UdpBackend changes take effect on restart only");
     }
@@ -358,6 +368,7 @@ async function reloadPeers(handle: ServerHandle, src: Source, log: Logger): Prom
       proxy: {
         ...proxy,
         udpWorker: src.config.proxy.udpWorker,
+        directSend: src.config.proxy.directSend,
         udpBackend: src.config.proxy.udpBackend,
       },
     };

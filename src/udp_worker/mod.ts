@@ -15,9 +15,11 @@ export type { UdpSocket } from "../udp_socket.ts";
 export {
   DEFAULT_RECEIVE_BATCH,
   DEFAULT_RING_BYTES,
+  DIRECT_PER_RUN,
   isUdpWorkerSocket,
   listenUdpWorker,
   type ListenUdpWorkerOptions,
+  QUIET_MAX_DATAGRAMS,
   type UdpWorkerSocket,
   type UdpWorkerStats,
   udpWorkerSupported,

@@ -155,6 +155,14 @@ export class DatagramRing {
       Atomics.compareExchange(this.#i32, SLEEP, 1, 0) === 1;
   }
 
+  /**
+   * Producer: whether the consumer sleeps with everything pushed taken — nothing queued that a
+   * datagram sent some other way could overtake.
+   */
+  consumerIdle(): boolean {
+    return Atomics.load(this.#i32, SLEEP) === 1 && Atomics.load(this.#i32, TAIL) === this.#head;
+  }
+
   // --- consumer ---------------------------------------------------------------------------------
 
   /** Whether a record is waiting (consumer side). */

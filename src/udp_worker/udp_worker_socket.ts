@@ -12,6 +12,19 @@
  * the other ring and wakes the worker only if it sleeps; a full ring drops and counts, it never
  * blocks.
  *
+ * Direct send: a hand-over to a sleeping Worker costs a wake-up (~60–100 µs before it runs on
+ * this machine), on the critical path of every reply when traffic is sparse — a short
+ * connection's SYN-ACK and echo. So on Linux with the deno backend this thread binds a socket of
+ * its own on the same port first (`SO_REUSEADDR`; an exclusive bind before it checks that the port
+ * is nobody else's), and the Worker binds its socket after it: Linux delivers a datagram to the
+ * newest of two sockets sharing a port, so the Worker still receives everything. `send` uses this
+ * thread's socket while the Worker's send loop sleeps with nothing queued (no reordering) and the
+ * socket has been quiet — at most {@link QUIET_MAX_DATAGRAMS} taken and sent over about two
+ * {@link QUIET_WINDOW_MS} windows, and {@link DIRECT_PER_RUN} per synchronous run. Under bulk
+ * traffic the syscall and the kernel's delivery would land on this thread, the busier one, so
+ * the ring goes on carrying it. `directSend: false` keeps the port exclusive: with it, another
+ * local process that sets `SO_REUSEADDR` may bind the port too, and would take incoming datagrams.
+ *
  * With the ffi backend the worker runs one loop instead (`ffi_loop.ts`): it blocks in
  * `poll` on the socket and an eventfd of this thread's, which `send` signals in place of
  * `Atomics.notify` when the loop sleeps.
@@ -27,6 +40,8 @@
  */
 
 import {
+  hasDenoDatagram,
+  isMergedUdpSocket,
   listenUdp,
   type ListenUdpOptions,
   type UdpBackend,
@@ -45,6 +60,7 @@ import {
 } from "./_protocol.ts";
 import { AddressEncoder, RemoteDecoder } from "./remote_codec.ts";
 import { DatagramRing, RECORD_META_WORDS, TaskYielder } from "./ring.ts";
+import { LoadWindow } from "./load_window.ts";
 import { WORKER_SOURCE } from "./_worker_bundle.ts";
 import { closeFd, createEventFd, signalEventFd } from "../udp_ffi.ts";
 
@@ -54,6 +70,15 @@ export const DEFAULT_RING_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_RECEIVE_BATCH = 64;
 /** How long `close` waits for the worker to release the socket before terminating it. */
 const CLOSE_GRACE_MS = 2000;
+/** Direct sends per synchronous run of sends at most; the rest of a burst goes to the ring. */
+export const DIRECT_PER_RUN = 2;
+/** The load window of direct send (see the module doc). */
+export const QUIET_WINDOW_MS = 10;
+/**
+ * Datagrams taken and sent, this window and the last, under which the socket counts as quiet
+ * (~20k a second: short connections make ~11k; a bulk transfer 80k and more).
+ */
+export const QUIET_MAX_DATAGRAMS = 400;
 
 /** Options for {@link listenUdpWorker}. */
 export interface ListenUdpWorkerOptions extends ListenUdpOptions {
@@ -61,6 +86,11 @@ export interface ListenUdpWorkerOptions extends ListenUdpOptions {
   ringBytes?: number | undefined;
   /** Datagrams `receive` hands out back to back before letting the event loop run. Default 64. */
   batch?: number | undefined;
+  /**
+   * Send on a socket of the main thread's own while the Worker sleeps and traffic is sparse
+   * (see the module doc; Linux, deno backend). Default true; false keeps the port exclusive.
+   */
+  directSend?: boolean | undefined;
 }
 
 /** {@link UdpStats} plus where the worker rings dropped. */
@@ -69,6 +99,13 @@ export interface UdpWorkerStats extends UdpStats {
   rxRingDropped: number;
   /** Datagrams not sent because the send ring was full (also counted in `sendErrors`). */
   txRingDropped: number;
+  /** Datagrams the main thread sent on its own socket (direct send; also counted in `sent`). */
+  directSent: number;
+  /**
+   * Datagrams the kernel delivered to the main thread's direct-send socket instead of the
+   * Worker's (none on Linux; the first turns direct send off). Also counted in `dropped`.
+   */
+  directLost: number;
 }
 
 /** A {@link UdpSocket} backed by a Worker; see the module doc. */
@@ -112,21 +149,39 @@ class WorkerStats implements UdpWorkerStats {
   received = 0;
   sent = 0;
   localSendErrors = 0;
-  lastSendError: string | undefined = undefined;
   localTruncated = 0;
   txRingDropped = 0;
+  directSent = 0;
+  directLost = 0;
   readonly #words: Int32Array;
   readonly #rx: DatagramRing;
+  /** The direct-send socket's own counters (its send errors arrive asynchronously there). */
+  readonly #direct: UdpStats | undefined;
+  #lastError: string | undefined = undefined;
+  /** The direct socket's send errors when #lastError was set: more since means its text is newer. */
+  #directErrorsSeen = 0;
 
-  constructor(words: Int32Array, rx: DatagramRing) {
+  constructor(words: Int32Array, rx: DatagramRing, direct: UdpStats | undefined) {
     this.#words = words;
     this.#rx = rx;
+    this.#direct = direct;
   }
   get sendErrors(): number {
-    return this.localSendErrors + Atomics.load(this.#words, STAT_SEND_ERRORS);
+    return this.localSendErrors + Atomics.load(this.#words, STAT_SEND_ERRORS) +
+      (this.#direct?.sendErrors ?? 0);
+  }
+  get lastSendError(): string | undefined {
+    const d = this.#direct;
+    return d !== undefined && d.sendErrors > this.#directErrorsSeen
+      ? d.lastSendError
+      : this.#lastError;
+  }
+  set lastSendError(text: string | undefined) {
+    this.#lastError = text;
+    this.#directErrorsSeen = this.#direct?.sendErrors ?? 0;
   }
   get dropped(): number {
-    return this.#rx.dropped + Atomics.load(this.#words, STAT_INNER_DROPPED);
+    return this.#rx.dropped + Atomics.load(this.#words, STAT_INNER_DROPPED) + this.directLost;
   }
   get truncated(): number {
     return this.localTruncated + Atomics.load(this.#words, STAT_INNER_TRUNCATED);
@@ -164,6 +219,16 @@ class WorkerUdpSocket implements UdpWorkerSocket {
   };
   #isClosed = false;
   #released!: () => void;
+  /** The main thread's socket on the Worker's port (direct send), null when off. */
+  #direct: UdpSocket | null;
+  #directThisRun = 0;
+  #directRunQueued = false;
+  readonly #endDirectRun = () => {
+    this.#directThisRun = 0;
+    this.#directRunQueued = false;
+  };
+  /** Datagrams taken and sent lately: direct send only while it is quiet. */
+  readonly #load = new LoadWindow(QUIET_WINDOW_MS, QUIET_MAX_DATAGRAMS, performance.now());
 
   constructor(
     worker: Worker,
@@ -173,6 +238,7 @@ class WorkerUdpSocket implements UdpWorkerSocket {
     ready: { localAddr: { hostname: string; port: number }; backend: UdpBackend },
     batch: number,
     wakeFd: number | undefined,
+    direct: UdpSocket | undefined,
   ) {
     this.#worker = worker;
     this.#wakeFd = wakeFd;
@@ -181,7 +247,9 @@ class WorkerUdpSocket implements UdpWorkerSocket {
     this.#batch = batch;
     this.localAddr = ready.localAddr;
     this.backend = ready.backend;
-    this.stats = new WorkerStats(words, rx);
+    this.stats = new WorkerStats(words, rx, direct?.stats);
+    this.#direct = direct ?? null;
+    if (direct !== undefined) this.#watchDirect(direct);
     this.closed = new Promise((resolve) => this.#released = resolve);
     worker.onmessage = (e: MessageEvent<WorkerMessage>) => {
       const msg = e.data;
@@ -205,7 +273,26 @@ class WorkerUdpSocket implements UdpWorkerSocket {
       length = buf.length;
     }
     this.stats.received++;
+    this.#load.ops++;
     return { length, remote: this.#decoder.decode(this.#meta) };
+  }
+
+  /**
+   * The direct-send socket should never receive (the kernel delivers to the Worker's, bound
+   * after it); if a system does deliver there, the datagram is counted lost and direct send
+   * goes off, its socket closed, so that everything reaches the Worker's again.
+   */
+  async #watchDirect(direct: UdpSocket): Promise<void> {
+    let r;
+    try {
+      r = await direct.receive(new Uint8Array(64));
+    } catch {
+      r = null;
+    }
+    if (r === null || this.#direct !== direct) return;
+    this.stats.directLost++;
+    this.#direct = null;
+    direct.close();
   }
 
   hasPending(): boolean {
@@ -253,6 +340,7 @@ class WorkerUdpSocket implements UdpWorkerSocket {
 
   send(data: Uint8Array, to: UdpRemote): void {
     this.stats.sent++;
+    this.#load.ops++;
     const port = to.port;
     if (!(port >= 1 && port <= 65535 && Number.isInteger(port))) {
       return this.#sendError(`RangeError: invalid port ${port}`);
@@ -262,6 +350,20 @@ class WorkerUdpSocket implements UdpWorkerSocket {
     if (this.#isClosed) return this.#sendError("BadResource: socket closed");
     if (data.length > this.#tx.maxPayload) {
       return this.#sendError(`RangeError: datagram of ${data.length} bytes`);
+    }
+    const direct = this.#direct;
+    if (
+      direct !== null && this.#directThisRun < DIRECT_PER_RUN && this.#tx.consumerIdle() &&
+      this.#load.quiet(performance.now())
+    ) {
+      if (!this.#directRunQueued) {
+        this.#directRunQueued = true;
+        queueMicrotask(this.#endDirectRun);
+      }
+      this.#directThisRun++;
+      this.stats.directSent++;
+      // A copy: the caller reuses its buffer once send returns; the op may read it later.
+      return direct.send(data.slice(), to);
     }
     if (this.#tx.tryPush(data, port, addr.family, addr.words)) {
       if (!this.#wakeQueued) {
@@ -287,6 +389,8 @@ class WorkerUdpSocket implements UdpWorkerSocket {
   close(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
+    this.#direct?.close();
+    this.#direct = null;
     this.#rx.close(); // wakes a pending receive, which then sees #isClosed
     this.#tx.close(); // wakes the worker's send loop, which closes the socket and says "closed"
     if (this.#wakeFd !== undefined) signalEventFd(this.#wakeFd);
@@ -315,6 +419,39 @@ function startWorker(
 }
 
 /**
+ * Binds the main thread's direct-send socket, and says how the Worker then binds its own on the
+ * same port (after it: the newest socket receives). Undefined where direct send does not apply
+ * (switched off, not Linux, not the deno backend) or the shared bind failed.
+ */
+async function bindDirectSocket(
+  opts: ListenUdpOptions,
+): Promise<{ socket: UdpSocket; workerOptions: ListenUdpOptions } | undefined> {
+  const backend = opts.backend ?? "auto";
+  if (
+    Deno.build.os !== "linux" || !hasDenoDatagram() || (backend !== "auto" && backend !== "deno")
+  ) {
+    return undefined;
+  }
+  // An exclusive bind first, which fails as the Worker's own would where the port is anyone
+  // else's (a shared bind would succeed next to a socket that shares too); it also picks port 0's
+  // port and finds whether `::` is IPv6-only here (two sockets then, both shared).
+  const probe = await listenUdp({ ...opts, backend: "deno" });
+  const shared: ListenUdpOptions = {
+    ...opts,
+    backend: "deno",
+    port: probe.localAddr.port,
+    dualStack: isMergedUdpSocket(probe),
+    reuseAddress: true,
+  };
+  probe.close();
+  try {
+    return { socket: await listenUdp(shared), workerOptions: shared };
+  } catch {
+    return undefined; // taken in between: the Worker binds on its own, as without direct send
+  }
+}
+
+/**
  * Binds a UDP socket served by a Worker (see the module doc). Same options and errors as
  * {@link listenUdp} (the worker calls it; backend "auto" unless given), plus `ringBytes` and
  * `batch`. Falls back to {@link listenUdp} where the worker cannot run.
@@ -333,7 +470,7 @@ export async function listenUdpWorker(
   opts: ListenUdpWorkerOptions = {},
 ): Promise<UdpSocket> {
   if (!udpWorkerSupported()) return listenUdp(opts);
-  const { ringBytes, batch, ...udpOptions } = opts;
+  const { ringBytes, batch, directSend, ...udpOptions } = opts;
   const rx = DatagramRing.create(ringBytes ?? DEFAULT_RING_BYTES);
   const tx = DatagramRing.create(ringBytes ?? DEFAULT_RING_BYTES);
   const words = new Int32Array(new SharedArrayBuffer(STATS_BYTES));
@@ -345,12 +482,14 @@ export async function listenUdpWorker(
   }
   // ffi: the worker's loop blocks in poll() on the socket and this eventfd (ffi_loop.ts).
   let wakeFd: number | undefined;
+  let direct: Awaited<ReturnType<typeof bindDirectSocket>>;
   let ready;
   try {
     if (udpOptions.backend === "ffi") wakeFd = createEventFd();
+    if (directSend ?? true) direct = await bindDirectSocket(udpOptions);
     ready = await startWorker(worker, {
       type: "start",
-      options: udpOptions,
+      options: direct?.workerOptions ?? udpOptions,
       rx: rx.buffer,
       tx: tx.buffer,
       stats: words.buffer as SharedArrayBuffer,
@@ -358,6 +497,7 @@ export async function listenUdpWorker(
     });
   } catch (err) {
     worker.terminate();
+    direct?.socket.close();
     if (wakeFd !== undefined) closeFd(wakeFd);
     if (err instanceof WorkerStartError) return listenUdp(udpOptions);
     throw err;
@@ -370,6 +510,7 @@ export async function listenUdpWorker(
     ready,
     Math.max(1, batch ?? DEFAULT_RECEIVE_BATCH),
     wakeFd,
+    direct?.socket,
   );
 }
 

@@ -74,6 +74,11 @@ export interface ListenOptions {
   backend?: "auto" | UdpBackend;
   /** Receive and send syscalls in a Worker (src/udp_worker/), off the main thread. Default true. */
   worker?: boolean;
+  /**
+   * With the Worker: replies go out on a socket of the main thread's own while the Worker sleeps
+   * and traffic is sparse (`udp_worker_socket.ts`, "Direct send"). Default true.
+   */
+  directSend?: boolean;
 }
 
 /** Device-wide counters. */
@@ -252,15 +257,16 @@ export class Device {
   async listen(options: ListenOptions = {}): Promise<{ hostname: string; port: number }> {
     const port = options.port ?? 51820;
     const backend = options.backend ?? "auto";
+    const directSend = options.directSend ?? true;
     const listenUdp = (options.worker ?? true) ? listenUdpWorker : listenUdpOnMainThread;
     let socket: UdpSocket;
     if (options.hostname) {
-      socket = await listenUdp({ hostname: options.hostname, port, backend });
+      socket = await listenUdp({ hostname: options.hostname, port, backend, directSend });
     } else {
       try {
-        socket = await listenUdp({ hostname: "::", port, backend, dualStack: true });
+        socket = await listenUdp({ hostname: "::", port, backend, dualStack: true, directSend });
       } catch {
-        socket = await listenUdp({ hostname: "0.0.0.0", port, backend });
+        socket = await listenUdp({ hostname: "0.0.0.0", port, backend, directSend });
       }
     }
     this.#socket = socket;

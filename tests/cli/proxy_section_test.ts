@@ -24,6 +24,7 @@ NewFlowRate = 120/m
 TcpConnectTimeout = 500ms
 AcceptBeforeDial = on
 UdpWorker = off
+DirectSend = off
 UdpBackend = FFI
 TcpIdleTimeout = 2m
 UdpIdleTimeout = 30
@@ -47,6 +48,7 @@ ClientDNS = 10.88.0.1
   assert.equal(proxy.tcpConnectTimeoutMs, 500);
   assert.equal(proxy.acceptBeforeDial, true);
   assert.equal(proxy.udpWorker, false);
+  assert.equal(proxy.directSend, false);
   assert.equal(proxy.udpBackend, "ffi");
   assert.equal(proxy.tcpIdleTimeoutMs, 120_000);
   assert.equal(proxy.udpIdleTimeoutMs, 30_000);
@@ -78,6 +80,7 @@ Deno.test("[Proxy]: absent section gives the documented defaults", () => {
   assert.equal(proxy.tcpConnectTimeoutMs, 5000);
   assert.equal(proxy.flowLog, true);
   assert.equal(proxy.acceptBeforeDial, false, "dial first unless asked");
+  assert.equal(proxy.directSend, true, "direct send unless switched off");
   assert.equal(proxy.udpWorker, true);
   assert.equal(proxy.udpBackend, "auto");
 });

@@ -1,0 +1,299 @@
+/**
+ * Direct send (udp_worker_socket.ts): sparse replies leave on a main-thread socket that shares
+ * the Worker's port, while everything incoming still reaches the Worker's socket. Linux only
+ * (the kernel's choice between two sockets sharing a port is what it relies on).
+ */
+import assert from "node:assert/strict";
+import { listenUdp, type UdpSocket } from "../../src/udp_socket.ts";
+import {
+  DIRECT_PER_RUN,
+  isUdpWorkerSocket,
+  listenUdpWorker,
+  type UdpWorkerSocket,
+} from "../../src/udp_worker/mod.ts";
+import { startProxy } from "../../src/server.ts";
+import { generatePrivateKey } from "../../src/wireguard/keys.ts";
+
+const linux = Deno.build.os === "linux";
+
+function withTimeout<T>(p: Promise<T>, ms = 3000, what = "receive"): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function workerSocket(
+  opts: Parameters<typeof listenUdpWorker>[0],
+): Promise<UdpWorkerSocket> {
+  const sock = await listenUdpWorker(opts);
+  assert.ok(isUdpWorkerSocket(sock), "expected the worker socket, not the fallback");
+  return sock;
+}
+
+async function closeWorker(sock: UdpWorkerSocket): Promise<void> {
+  sock.close();
+  await withTimeout(sock.closed, 3000, "close");
+}
+
+/** A plain client socket, and what it received, with the sender's port. */
+function client(hostname = "127.0.0.1") {
+  const conn = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
+  const got: { byte: number; port: number }[] = [];
+  const done = (async () => {
+    try {
+      for (;;) {
+        const [data, from] = await conn.receive();
+        got.push({ byte: data[0]!, port: (from as Deno.NetAddr).port });
+      }
+    } catch {
+      // closed
+    }
+  })();
+  return {
+    conn,
+    got,
+    port: (conn.addr as Deno.NetAddr).port,
+    async close() {
+      conn.close();
+      await done;
+    },
+  };
+}
+
+async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  for (let t = 0; t < ms && !cond(); t += 5) await sleep(5);
+  assert.ok(cond(), "condition not reached in time");
+}
+
+Deno.test({
+  name: "direct send: a sparse reply leaves from the Worker's port without the Worker",
+  ignore: !linux,
+  async fn() {
+    for (const directSend of [true, false]) {
+      const sock = await workerSocket({ hostname: "127.0.0.1", port: 0, directSend });
+      const c = client();
+      try {
+        await sleep(20); // the Worker's send loop is asleep
+        sock.send(new Uint8Array([7]), { address: "127.0.0.1", port: c.port });
+        await until(() => c.got.length === 1);
+        assert.deepEqual(c.got[0], { byte: 7, port: sock.localAddr.port });
+        assert.equal(sock.stats.directSent, directSend ? 1 : 0, `directSend ${directSend}`);
+        assert.equal(sock.stats.sent, 1);
+      } finally {
+        await c.close();
+        await closeWorker(sock);
+      }
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "direct send: a burst sends its first datagrams direct, the rest through the ring, in order",
+  ignore: !linux,
+  async fn() {
+    const sock = await workerSocket({ hostname: "127.0.0.1", port: 0 });
+    const c = client();
+    try {
+      await sleep(20);
+      for (let i = 0; i < 10; i++) {
+        sock.send(new Uint8Array([i]), { address: "127.0.0.1", port: c.port });
+      }
+      await until(() => c.got.length === 10);
+      assert.deepEqual(c.got.map((g) => g.byte), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      assert.ok(c.got.every((g) => g.port === sock.localAddr.port));
+      assert.equal(sock.stats.directSent, DIRECT_PER_RUN);
+      // Sends at a bulk transfer's rate: once the load window has QUIET_MAX_DATAGRAMS they go
+      // through the ring, still in order.
+      await sleep(20);
+      const before = sock.stats.directSent;
+      for (let i = 0; i < 600; i++) {
+        sock.send(new Uint8Array([i & 0xff]), { address: "127.0.0.1", port: c.port });
+        if (i % 2 === 1) await Promise.resolve(); // new runs, each with its own budget
+        if (i % 100 === 99) await sleep(0); // the client (this thread) drains its socket
+      }
+      await until(() => c.got.length === 610);
+      assert.deepEqual(
+        c.got.slice(10).map((g) => g.byte),
+        [...Array(600).keys()].map((i) => i & 0xff),
+      );
+      const direct = sock.stats.directSent - before;
+      assert.ok(direct > 0 && direct < 600, `${direct} of 600 sent direct`);
+    } finally {
+      await c.close();
+      await closeWorker(sock);
+    }
+  },
+});
+
+Deno.test({
+  name: "direct send: everything incoming reaches the Worker's socket, IPv4 and IPv6 on ::",
+  ignore: !linux,
+  async fn() {
+    const sock = await workerSocket({ hostname: "::", port: 0, dualStack: true });
+    const v4 = client("127.0.0.1");
+    const v6 = client("::1");
+    const received: string[] = [];
+    const buf = new Uint8Array(64);
+    const reader = (async () => {
+      for (;;) {
+        const r = await sock.receive(buf);
+        if (r === null) return;
+        received.push(`${r.remote.address} ${buf[0]}`);
+      }
+    })();
+    try {
+      for (let i = 0; i < 50; i++) {
+        await v4.conn.send(new Uint8Array([i]), {
+          transport: "udp",
+          hostname: "127.0.0.1",
+          port: sock.localAddr.port,
+        });
+        await v6.conn.send(new Uint8Array([i]), {
+          transport: "udp",
+          hostname: "::1",
+          port: sock.localAddr.port,
+        });
+      }
+      await until(() => received.length === 100);
+      assert.equal(received.filter((r) => r.startsWith("127.0.0.1 ")).length, 50);
+      assert.equal(received.filter((r) => r.startsWith("::1 ")).length, 50);
+      assert.equal(sock.stats.directLost, 0);
+      assert.equal(sock.stats.dropped, 0);
+      // and replies to both families leave direct from the same port
+      await sleep(20);
+      sock.send(new Uint8Array([1]), { address: "127.0.0.1", port: v4.port });
+      await sleep(0);
+      sock.send(new Uint8Array([2]), { address: "::1", port: v6.port });
+      await until(() => v4.got.length === 1 && v6.got.length === 1);
+      assert.deepEqual(v4.got[0], { byte: 1, port: sock.localAddr.port });
+      assert.deepEqual(v6.got[0], { byte: 2, port: sock.localAddr.port });
+      assert.equal(sock.stats.directSent, 2);
+    } finally {
+      await v4.close();
+      await v6.close();
+      await closeWorker(sock);
+      await reader;
+    }
+  },
+});
+
+Deno.test({
+  name: "direct send: the port stays closed to a plain bind; directSend false keeps it exclusive",
+  ignore: !linux,
+  async fn() {
+    const shared = await workerSocket({ hostname: "127.0.0.1", port: 0 });
+    const exclusive = await workerSocket({ hostname: "127.0.0.1", port: 0, directSend: false });
+    const opened: UdpSocket[] = [];
+    try {
+      for (const sock of [shared, exclusive]) {
+        const port = sock.localAddr.port;
+        await assert.rejects(
+          listenUdp({ hostname: "127.0.0.1", port, backend: "deno" }),
+          Deno.errors.AddrInUse,
+        );
+        // a second proxy on the same port fails as before (its exclusive bind comes first)
+        await assert.rejects(
+          listenUdpWorker({ hostname: "127.0.0.1", port }),
+          Deno.errors.AddrInUse,
+        );
+      }
+      // The trade-off, pinned: beside direct send a socket that asks for SO_REUSEADDR may bind.
+      opened.push(
+        await listenUdp({
+          hostname: "127.0.0.1",
+          port: shared.localAddr.port,
+          backend: "deno",
+          reuseAddress: true,
+        }),
+      );
+      await assert.rejects(
+        listenUdp({
+          hostname: "127.0.0.1",
+          port: exclusive.localAddr.port,
+          backend: "deno",
+          reuseAddress: true,
+        }),
+        Deno.errors.AddrInUse,
+      );
+    } finally {
+      for (const s of opened) s.close();
+      await closeWorker(shared);
+      await closeWorker(exclusive);
+    }
+  },
+});
+
+Deno.test({
+  name: "direct send relies on it: of two sockets sharing a port, the newer one receives",
+  ignore: !linux,
+  async fn() {
+    const older = await listenUdp({ hostname: "127.0.0.1", port: 0, reuseAddress: true });
+    const newer = await listenUdp({
+      hostname: "127.0.0.1",
+      port: older.localAddr.port,
+      reuseAddress: true,
+    });
+    const counts = [0, 0];
+    const loops = [older, newer].map(async (s, i) => {
+      const buf = new Uint8Array(16);
+      while ((await s.receive(buf)) !== null) counts[i]!++;
+    });
+    try {
+      for (let i = 0; i < 20; i++) {
+        const c = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+        await c.send(new Uint8Array(1), {
+          transport: "udp",
+          hostname: "127.0.0.1",
+          port: older.localAddr.port,
+        });
+        c.close();
+      }
+      await until(() => counts[1] === 20);
+      await sleep(20);
+      assert.deepEqual(counts, [0, 20]);
+    } finally {
+      older.close();
+      newer.close();
+      await Promise.all(loops);
+    }
+  },
+});
+
+Deno.test({
+  name: "direct send: startProxy's directSend option reaches the socket and its counters",
+  ignore: !linux,
+  async fn() {
+    const base = {
+      privateKey: generatePrivateKey(),
+      listenPort: 0,
+      listenHostname: "127.0.0.1",
+      dnsResolver: false,
+    };
+    const on = await startProxy({ ...base, addresses: ["10.77.0.1/24"] });
+    const off = await startProxy({ ...base, addresses: ["10.78.0.1/24"], directSend: false });
+    const c = client();
+    try {
+      await sleep(20);
+      for (const p of [on, off]) {
+        p.device.socket!.send(new Uint8Array([3]), { address: "127.0.0.1", port: c.port });
+        await sleep(0);
+      }
+      await until(() => c.got.length === 2);
+      assert.equal(on.stats().socket.sentDirect, 1);
+      assert.equal(off.stats().socket.sentDirect, 0);
+    } finally {
+      await c.close();
+      const socks = [on.device.socket, off.device.socket];
+      await on.close(0);
+      await off.close(0);
+      for (const s of socks) {
+        if (s && isUdpWorkerSocket(s)) await withTimeout(s.closed, 3000, "close");
+      }
+    }
+  },
+});
