@@ -63,8 +63,8 @@ export interface ProxyConfig {
    */
   udpWorker?: boolean;
   /**
-   * With the UDP Worker, replies go out on a socket of the main thread's own while the Worker
-   * sleeps and traffic is sparse (default true): short connections set up faster. It binds the
+   * With the UDP Worker, sparse traffic is received and sent on sockets of the main thread's own
+   * (default true): short connections skip the hand-overs to and from the Worker. They bind the
    * port with `SO_REUSEADDR` (after an exclusive bind that checks the port is free); false keeps
    * the port exclusive (another local process setting `SO_REUSEADDR` could otherwise bind it too).
    */
@@ -124,6 +124,8 @@ export interface SocketCounters {
   worker: boolean;
   /** Datagrams handed to the device. */
   received: number;
+  /** Of those, received on the main thread's own socket (the UDP Worker's quiet mode). */
+  receivedDirect: number;
   /** Datagrams the device asked to send. */
   sent: number;
   /** Of those, sent on the main thread's own socket while the Worker slept (direct send). */
@@ -192,6 +194,7 @@ export function socketCounters(sock: UdpSocket | null): SocketCounters {
       backend: null,
       worker: false,
       received: 0,
+      receivedDirect: 0,
       sent: 0,
       sentDirect: 0,
       receiveQueueFull: 0,
@@ -208,6 +211,7 @@ export function socketCounters(sock: UdpSocket | null): SocketCounters {
     backend: sock.backend,
     worker,
     received: s.received,
+    receivedDirect: worker ? sock.stats.directReceived : 0,
     sent: s.sent,
     sentDirect: worker ? sock.stats.directSent : 0,
     receiveQueueFull: s.dropped,

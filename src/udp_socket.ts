@@ -92,6 +92,12 @@ export interface UdpSocket {
    */
   hasPending?(): boolean;
   /**
+   * For sockets that at times receive on a second socket of the same port (the Worker socket's
+   * quiet mode): `start` is called with each such socket and should receive from it, as from this
+   * one, until it resolves null. Datagrams arrive on either; sends go through this one.
+   */
+  onSideSocket?(start: (side: UdpSocket) => void): void;
+  /**
    * Sends without awaiting completion (errors counted, not thrown). The socket may read `data`
    * after this returns: do not modify it afterwards. Order is not guaranteed: measured in Deno
    * 2.9.6, sends that have to wait (fresh socket, full send buffer) go out in reverse order.

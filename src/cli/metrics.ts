@@ -139,11 +139,13 @@ export function renderMetrics(stats: MetricsStats): string {
   );
   dg({ direction: "in" }, sock.received);
   dg({ direction: "out" }, sock.sent);
-  ex.family(
-    "newt_socket_direct_sends_total",
+  const direct = ex.family(
+    "newt_socket_direct_datagrams_total",
     "counter",
-    "Of the sends, those the main thread made on its own socket while the UDP Worker slept.",
-  )(undefined, sock.sentDirect);
+    "Of those, the datagrams the main thread received or sent on its own socket, not the UDP Worker.",
+  );
+  direct({ direction: "in" }, sock.receivedDirect);
+  direct({ direction: "out" }, sock.sentDirect);
   byLabel(
     ex,
     "newt_socket_drops_total",

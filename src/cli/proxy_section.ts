@@ -15,7 +15,7 @@
  * FlowBandwidth = 10M        # per flow and direction, bytes/s with K/M/G (off = unlimited, the default)
  * TcpConnectTimeout = 5s     # durations: 500ms, 5s, 2m, 1h; a bare number is seconds
  * UdpWorker = off            # WireGuard socket on the main thread: faster set-up, less bulk throughput
- * DirectSend = off           # keep the WireGuard port exclusive (no main-thread reply socket beside the Worker's)
+ * DirectSend = off           # keep the WireGuard port exclusive (no main-thread sockets beside the Worker's)
  * UdpBackend = ffi           # libc socket through FFI: 4 MiB buffers, recvmmsg/sendmmsg (--allow-ffi)
  * AcceptBeforeDial = on      # SYN-ACK before the dial for targets reached in the last 30 s (off by default)
  * TcpIdleTimeout = 60s
@@ -81,7 +81,7 @@ export interface ProxyOptions {
   acceptBeforeDial: boolean;
   /** The WireGuard socket's syscalls in a Worker (ProxyConfig.udpWorker). */
   udpWorker: boolean;
-  /** Sparse replies on a main-thread socket beside the Worker's (ProxyConfig.directSend). */
+  /** Sparse traffic on main-thread sockets beside the Worker's (ProxyConfig.directSend). */
   directSend: boolean;
   /** The WireGuard socket's implementation (ProxyConfig.udpBackend). */
   udpBackend: "auto" | UdpBackend;

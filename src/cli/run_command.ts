@@ -115,7 +115,7 @@ SIGINT/SIGTERM drain flows and exit 0.`,
     {
       name: "no-direct-send",
       type: "boolean",
-      description: "keep the WireGuard port exclusive: every send goes through the UDP Worker",
+      description: "keep the WireGuard port exclusive: every datagram goes through the UDP Worker",
     },
     {
       name: "udp-ffi",

@@ -1,6 +1,6 @@
 /**
  * How busy a socket has been lately, cheaply: callers bump {@link LoadWindow.ops} per datagram
- * (no clock read) and ask {@link LoadWindow.quiet} only when a decision depends on it, which
+ * (no clock read) and ask {@link LoadWindow.load} only when a decision depends on it, which
  * reads the clock and rolls the window. A window that ran long because nobody asked still counts,
  * at its rate (scaled to one window), so a long busy stretch is not mistaken for a quiet one.
  *
@@ -12,29 +12,26 @@ export class LoadWindow {
   /** Datagrams since the current window began: callers add to it directly. */
   ops = 0;
   readonly #windowMs: number;
-  readonly #max: number;
   #previous = 0;
   #start: number;
 
   /**
    * @param windowMs length of one window
-   * @param max datagrams, this window and the last, below which the socket is quiet
    * @param now the clock's reading at the start
    */
-  constructor(windowMs: number, max: number, now: number) {
+  constructor(windowMs: number, now: number) {
     this.#windowMs = windowMs;
-    this.#max = max;
     this.#start = now;
   }
 
-  /** Whether fewer than `max` datagrams came this window and the last (rolling it first). */
-  quiet(now: number): boolean {
+  /** Datagrams this window and the last (rolling it first, when it is over). */
+  load(now: number): number {
     const age = now - this.#start;
     if (age >= this.#windowMs) {
       this.#previous = this.ops * this.#windowMs / age;
       this.ops = 0;
       this.#start = now;
     }
-    return this.ops + this.#previous < this.#max;
+    return this.ops + this.#previous;
   }
 }

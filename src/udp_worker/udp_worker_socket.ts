@@ -25,6 +25,18 @@
  * the ring goes on carrying it. `directSend: false` keeps the port exclusive: with it, another
  * local process that sets `SO_REUSEADDR` may bind the port too, and would take incoming datagrams.
  *
+ * Quiet mode, the receiving half of it: a datagram handed over by the Worker waits for this
+ * thread's wake-up too. While the load over about two {@link CALM_WINDOW_MS} windows stays under
+ * {@link QUIET_ENTER_DATAGRAMS}, this thread binds one more socket on the port — the newest, so
+ * the kernel delivers to it — and receives there itself ({@link UdpSocket.onSideSocket}: the
+ * device runs a second receive loop on it). Once the load reaches {@link QUIET_LEAVE_DATAGRAMS}
+ * there, or {@link QUIET_LEAVE_BURST} in the short windows, it takes what that socket still holds
+ * and closes it, and the Worker's socket receives again (a datagram arriving in the instant
+ * between is lost, and the two loops may reorder a few; WireGuard and TCP cope). The long windows,
+ * the gap between the bounds and {@link QUIET_HOLD_MS} before it begins again keep a bulk
+ * transfer's pauses and a bursty load from flipping the mode: each change costs a bind or a
+ * close and some reordering.
+ *
  * With the ffi backend the worker runs one loop instead (`ffi_loop.ts`): it blocks in
  * `poll` on the socket and an eventfd of this thread's, which `send` signals in place of
  * `Atomics.notify` when the loop sleeps.
@@ -59,7 +71,7 @@ import {
   type WorkerMessage,
 } from "./_protocol.ts";
 import { AddressEncoder, RemoteDecoder } from "./remote_codec.ts";
-import { DatagramRing, RECORD_META_WORDS, TaskYielder } from "./ring.ts";
+import { DatagramRing, RECORD_META_WORDS, settlesSoon, TaskYielder } from "./ring.ts";
 import { LoadWindow } from "./load_window.ts";
 import { WORKER_SOURCE } from "./_worker_bundle.ts";
 import { closeFd, createEventFd, signalEventFd } from "../udp_ffi.ts";
@@ -79,6 +91,16 @@ export const QUIET_WINDOW_MS = 10;
  * (~20k a second: short connections make ~11k; a bulk transfer 80k and more).
  */
 export const QUIET_MAX_DATAGRAMS = 400;
+/** The long load window of quiet mode (see the module doc). */
+export const CALM_WINDOW_MS = 100;
+/** Datagrams over about two calm windows under which this thread receives for itself (~15k/s). */
+export const QUIET_ENTER_DATAGRAMS = 3_000;
+/** Datagrams over about two calm windows from which it leaves that to the Worker (~25k/s). */
+export const QUIET_LEAVE_DATAGRAMS = 5_000;
+/** Datagrams over about two short windows from which it leaves at once (a bulk start, ~30k/s). */
+export const QUIET_LEAVE_BURST = 600;
+/** How long quiet mode waits before it begins again after it ended (or could not bind). */
+export const QUIET_HOLD_MS = 1000;
 
 /** Options for {@link listenUdpWorker}. */
 export interface ListenUdpWorkerOptions extends ListenUdpOptions {
@@ -87,7 +109,7 @@ export interface ListenUdpWorkerOptions extends ListenUdpOptions {
   /** Datagrams `receive` hands out back to back before letting the event loop run. Default 64. */
   batch?: number | undefined;
   /**
-   * Send on a socket of the main thread's own while the Worker sleeps and traffic is sparse
+   * Send, and in quiet mode receive, on sockets of the main thread's own while traffic is sparse
    * (see the module doc; Linux, deno backend). Default true; false keeps the port exclusive.
    */
   directSend?: boolean | undefined;
@@ -101,6 +123,10 @@ export interface UdpWorkerStats extends UdpStats {
   txRingDropped: number;
   /** Datagrams the main thread sent on its own socket (direct send; also counted in `sent`). */
   directSent: number;
+  /** Datagrams the main thread received on its own socket (quiet mode; also in `received`). */
+  directReceived: number;
+  /** Times the main thread took over receiving (quiet mode began). */
+  quietModes: number;
   /**
    * Datagrams the kernel delivered to the main thread's direct-send socket instead of the
    * Worker's (none on Linux; the first turns direct send off). Also counted in `dropped`.
@@ -152,6 +178,8 @@ class WorkerStats implements UdpWorkerStats {
   localTruncated = 0;
   txRingDropped = 0;
   directSent = 0;
+  directReceived = 0;
+  quietModes = 0;
   directLost = 0;
   readonly #words: Int32Array;
   readonly #rx: DatagramRing;
@@ -191,6 +219,71 @@ class WorkerStats implements UdpWorkerStats {
   }
 }
 
+/** What a {@link QuietReceiver} tells its Worker socket. */
+interface QuietCallbacks {
+  /** A datagram came in; answers whether the load still allows quiet mode. */
+  received(): boolean;
+  /** Sends as the Worker socket does. */
+  send(data: Uint8Array, to: UdpRemote): void;
+  /** The receiver closed: quiet mode is over. */
+  closed(side: QuietReceiver): void;
+}
+
+/**
+ * The main thread's receiving socket in quiet mode (see the module doc). Once the load is too
+ * high it hands out what the kernel still holds for it, then closes: `receive` resolves null.
+ */
+class QuietReceiver implements UdpSocket {
+  readonly backend = "deno" as const;
+  readonly stats: UdpStats;
+  readonly localAddr: { hostname: string; port: number };
+  readonly #sock: UdpSocket;
+  readonly #owner: QuietCallbacks;
+  #leaving = false;
+  #closed = false;
+
+  constructor(
+    sock: UdpSocket,
+    localAddr: { hostname: string; port: number },
+    owner: QuietCallbacks,
+  ) {
+    this.#sock = sock;
+    this.stats = sock.stats;
+    this.localAddr = localAddr;
+    this.#owner = owner;
+  }
+
+  async receive(buf: Uint8Array): Promise<UdpReceived | null> {
+    if (this.#closed) return null;
+    const next = this.#sock.receive(buf);
+    // Leaving: only what is already queued here (an eager receive), then the Worker's socket.
+    if (this.#leaving && !(await settlesSoon(next))) this.close();
+    let r: UdpReceived | null;
+    try {
+      r = await next;
+    } catch {
+      r = null;
+    }
+    if (r === null) {
+      this.close();
+      return null;
+    }
+    if (!this.#owner.received()) this.#leaving = true;
+    return r;
+  }
+
+  send(data: Uint8Array, to: UdpRemote): void {
+    this.#owner.send(data, to);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sock.close();
+    this.#owner.closed(this);
+  }
+}
+
 class WorkerUdpSocket implements UdpWorkerSocket {
   readonly localAddr: { hostname: string; port: number };
   readonly backend: UdpBackend;
@@ -227,8 +320,18 @@ class WorkerUdpSocket implements UdpWorkerSocket {
     this.#directThisRun = 0;
     this.#directRunQueued = false;
   };
+  /** Binds a socket that shares the port (quiet mode), or undefined without direct send. */
+  readonly #bindShared: (() => Promise<UdpSocket>) | undefined;
+  #sideStart: ((side: UdpSocket) => void) | null = null;
+  /** The main thread's receiving socket while in quiet mode (or being bound: #entering). */
+  #quiet: QuietReceiver | null = null;
+  #entering = false;
+  /** Quiet mode does not begin again before this time (QUIET_HOLD_MS after it ended). */
+  #quietRetryAt = 0;
   /** Datagrams taken and sent lately: direct send only while it is quiet. */
-  readonly #load = new LoadWindow(QUIET_WINDOW_MS, QUIET_MAX_DATAGRAMS, performance.now());
+  readonly #load = new LoadWindow(QUIET_WINDOW_MS, performance.now());
+  /** The same over longer windows: quiet mode's. */
+  readonly #calm = new LoadWindow(CALM_WINDOW_MS, performance.now());
 
   constructor(
     worker: Worker,
@@ -239,7 +342,9 @@ class WorkerUdpSocket implements UdpWorkerSocket {
     batch: number,
     wakeFd: number | undefined,
     direct: UdpSocket | undefined,
+    bindShared: (() => Promise<UdpSocket>) | undefined,
   ) {
+    this.#bindShared = bindShared;
     this.#worker = worker;
     this.#wakeFd = wakeFd;
     this.#rx = rx;
@@ -274,6 +379,7 @@ class WorkerUdpSocket implements UdpWorkerSocket {
     }
     this.stats.received++;
     this.#load.ops++;
+    this.#calm.ops++;
     return { length, remote: this.#decoder.decode(this.#meta) };
   }
 
@@ -338,9 +444,53 @@ class WorkerUdpSocket implements UdpWorkerSocket {
     this.stats.lastSendError = text;
   }
 
+  onSideSocket(start: (side: UdpSocket) => void): void {
+    this.#sideStart = start;
+    this.#enterQuiet();
+  }
+
+  /** Quiet mode: binds the newest socket on the port and hands it to the device's second loop. */
+  #enterQuiet(): void {
+    const bind = this.#bindShared;
+    const start = this.#sideStart;
+    if (bind === undefined || start === null || this.#quiet !== null || this.#entering) return;
+    if (this.#quietRetryAt > 0 && performance.now() < this.#quietRetryAt) return;
+    this.#entering = true;
+    bind().then((sock) => {
+      this.#entering = false;
+      if (this.#isClosed || this.#direct === null) return sock.close();
+      const side = new QuietReceiver(sock, this.localAddr, this.#quietCallbacks);
+      this.#quiet = side;
+      this.stats.quietModes++;
+      start(side);
+    }, () => {
+      // the port cannot be shared now: the Worker goes on receiving; try again in a while
+      this.#entering = false;
+      this.#quietRetryAt = performance.now() + QUIET_HOLD_MS;
+    });
+  }
+
+  readonly #quietCallbacks: QuietCallbacks = {
+    received: () => {
+      this.stats.received++;
+      this.stats.directReceived++;
+      this.#load.ops++;
+      this.#calm.ops++;
+      const now = performance.now();
+      return this.#load.load(now) < QUIET_LEAVE_BURST &&
+        this.#calm.load(now) < QUIET_LEAVE_DATAGRAMS;
+    },
+    send: (data, to) => this.send(data, to),
+    closed: (side) => {
+      if (this.#quiet === side) this.#quiet = null;
+      this.#quietRetryAt = performance.now() + QUIET_HOLD_MS;
+    },
+  };
+
   send(data: Uint8Array, to: UdpRemote): void {
     this.stats.sent++;
     this.#load.ops++;
+    this.#calm.ops++;
     const port = to.port;
     if (!(port >= 1 && port <= 65535 && Number.isInteger(port))) {
       return this.#sendError(`RangeError: invalid port ${port}`);
@@ -352,18 +502,12 @@ class WorkerUdpSocket implements UdpWorkerSocket {
       return this.#sendError(`RangeError: datagram of ${data.length} bytes`);
     }
     const direct = this.#direct;
-    if (
-      direct !== null && this.#directThisRun < DIRECT_PER_RUN && this.#tx.consumerIdle() &&
-      this.#load.quiet(performance.now())
-    ) {
-      if (!this.#directRunQueued) {
-        this.#directRunQueued = true;
-        queueMicrotask(this.#endDirectRun);
+    if (direct !== null && this.#directThisRun < DIRECT_PER_RUN && this.#tx.consumerIdle()) {
+      const now = performance.now();
+      if (this.#quiet === null && this.#calm.load(now) < QUIET_ENTER_DATAGRAMS) {
+        this.#enterQuiet();
       }
-      this.#directThisRun++;
-      this.stats.directSent++;
-      // A copy: the caller reuses its buffer once send returns; the op may read it later.
-      return direct.send(data.slice(), to);
+      if (this.#load.load(now) < QUIET_MAX_DATAGRAMS) return this.#sendDirect(direct, data, to);
     }
     if (this.#tx.tryPush(data, port, addr.family, addr.words)) {
       if (!this.#wakeQueued) {
@@ -375,6 +519,17 @@ class WorkerUdpSocket implements UdpWorkerSocket {
       this.stats.txRingDropped++;
       this.#sendError("send ring full");
     }
+  }
+
+  #sendDirect(direct: UdpSocket, data: Uint8Array, to: UdpRemote): void {
+    if (!this.#directRunQueued) {
+      this.#directRunQueued = true;
+      queueMicrotask(this.#endDirectRun);
+    }
+    this.#directThisRun++;
+    this.stats.directSent++;
+    // A copy: the caller reuses its buffer once send returns; the op may read it later.
+    direct.send(data.slice(), to);
   }
 
   #terminate(): void {
@@ -391,6 +546,7 @@ class WorkerUdpSocket implements UdpWorkerSocket {
     this.#isClosed = true;
     this.#direct?.close();
     this.#direct = null;
+    this.#quiet?.close();
     this.#rx.close(); // wakes a pending receive, which then sees #isClosed
     this.#tx.close(); // wakes the worker's send loop, which closes the socket and says "closed"
     if (this.#wakeFd !== undefined) signalEventFd(this.#wakeFd);
@@ -511,6 +667,7 @@ export async function listenUdpWorker(
     Math.max(1, batch ?? DEFAULT_RECEIVE_BATCH),
     wakeFd,
     direct?.socket,
+    direct ? () => listenUdp(direct.workerOptions) : undefined,
   );
 }
 

@@ -26,14 +26,12 @@ import {
 import { AddressEncoder, RemoteDecoder } from "./remote_codec.ts";
 import { FfiUdpSocket } from "../udp_ffi.ts";
 import { serveFfi } from "./ffi_loop.ts";
-import { DatagramRing, RECORD_META_WORDS, TaskYielder } from "./ring.ts";
+import { DatagramRing, RECORD_META_WORDS, settlesSoon, TaskYielder } from "./ring.ts";
 
 /** Datagrams a loop handles before yielding a task to the other loop. */
 const BATCH = 64;
 /** Datagrams pushed before a sleeping main thread is woken even while more keep coming. */
 const WAKE_BATCH = 32;
-/** Microtasks within which an eager (data already waiting) receive settles; see settlesSoon. */
-const EAGER_TICKS = 8;
 /** Counters reach the main thread at least this often (and after every batch). */
 const STATS_INTERVAL_MS = 100;
 /** Receive buffer: the largest UDP payload. */
@@ -67,20 +65,6 @@ class StatsPublisher {
       scope.postMessage({ type: "sendError", text: s.lastSendError } satisfies SendErrorMessage);
     }
   }
-}
-
-/**
- * Whether `p` settles within a few microtasks, i.e. the op completed eagerly because a datagram
- * was already waiting (Deno 2.9.6: 3 ticks for the deno backend, 1 for node; more is harmless).
- */
-async function settlesSoon(p: Promise<unknown>): Promise<boolean> {
-  let settled = false;
-  const done = () => {
-    settled = true;
-  };
-  p.then(done, done);
-  for (let i = 0; i < EAGER_TICKS && !settled; i++) await undefined;
-  return settled;
 }
 
 /**

@@ -75,8 +75,8 @@ export interface ListenOptions {
   /** Receive and send syscalls in a Worker (src/udp_worker/), off the main thread. Default true. */
   worker?: boolean;
   /**
-   * With the Worker: replies go out on a socket of the main thread's own while the Worker sleeps
-   * and traffic is sparse (`udp_worker_socket.ts`, "Direct send"). Default true.
+   * With the Worker: sparse traffic is received and sent on sockets of the main thread's own
+   * (`udp_worker_socket.ts`, direct send and quiet mode). Default true.
    */
   directSend?: boolean;
 }
@@ -273,6 +273,8 @@ export class Device {
     this.sendDatagram = (data, to) => socket.send(data, to);
     this.sendCopies = socket.copiesOnSend === true;
     this.#receiveLoop(socket);
+    // the Worker socket's quiet mode: the main thread receives on a socket of its own at times
+    socket.onSideSocket?.((side) => this.#receiveLoop(side));
     return socket.localAddr;
   }
 

@@ -54,6 +54,7 @@ function stats(): MetricsStats {
       received: 40,
       sent: 41,
       sentDirect: 16,
+      receivedDirect: 17,
       receiveQueueFull: 12,
       sendQueueFull: 13,
       sendFailed: 14,
@@ -94,7 +95,14 @@ Deno.test("renderMetrics: valid exposition with per-peer, drop and flow series",
   assert.equal(sampleValue(scrape, "newt_netstack_counter", { name: "tcpSegmentsIn" }), 9);
   assert.equal(sampleValue(scrape, "newt_dns_counter", { name: "queries" }), 6);
   assert.equal(sampleValue(scrape, "newt_socket_datagrams_total", { direction: "out" }), 41);
-  assert.equal(sampleValue(scrape, "newt_socket_direct_sends_total"), 16);
+  assert.equal(
+    sampleValue(scrape, "newt_socket_direct_datagrams_total", { direction: "out" }),
+    16,
+  );
+  assert.equal(
+    sampleValue(scrape, "newt_socket_direct_datagrams_total", { direction: "in" }),
+    17,
+  );
   assert.equal(
     sampleValue(scrape, "newt_socket_drops_total", { reason: "receive-queue-full" }),
     12,

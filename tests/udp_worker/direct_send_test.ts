@@ -11,6 +11,7 @@ import {
   listenUdpWorker,
   type UdpWorkerSocket,
 } from "../../src/udp_worker/mod.ts";
+import { QUIET_HOLD_MS } from "../../src/udp_worker/udp_worker_socket.ts";
 import { startProxy } from "../../src/server.ts";
 import { generatePrivateKey } from "../../src/wireguard/keys.ts";
 
@@ -286,6 +287,20 @@ Deno.test({
       await until(() => c.got.length === 2);
       assert.equal(on.stats().socket.sentDirect, 1);
       assert.equal(off.stats().socket.sentDirect, 0);
+      // and the main thread receives for itself (quiet mode) only with it
+      await c.conn.send(new Uint8Array(1), {
+        transport: "udp",
+        hostname: "127.0.0.1",
+        port: on.listenPort,
+      });
+      await c.conn.send(new Uint8Array(1), {
+        transport: "udp",
+        hostname: "127.0.0.1",
+        port: off.listenPort,
+      });
+      await until(() => on.stats().socket.received === 1 && off.stats().socket.received === 1);
+      assert.equal(on.stats().socket.receivedDirect, 1);
+      assert.equal(off.stats().socket.receivedDirect, 0);
     } finally {
       await c.close();
       const socks = [on.device.socket, off.device.socket];
@@ -294,6 +309,69 @@ Deno.test({
       for (const s of socks) {
         if (s && isUdpWorkerSocket(s)) await withTimeout(s.closed, 3000, "close");
       }
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "quiet mode: the main thread receives on its own socket, hands back to the Worker under load, and takes over again",
+  ignore: !linux,
+  async fn() {
+    const sock = await workerSocket({ hostname: "127.0.0.1", port: 0 });
+    const c = client();
+    const got: number[] = [];
+    const receiveAll = async (s: UdpSocket) => {
+      const buf = new Uint8Array(64);
+      for (;;) {
+        const r = await s.receive(buf);
+        if (r === null) return;
+        got.push(buf[0]! | buf[1]! << 8);
+      }
+    };
+    const sides: Promise<void>[] = [];
+    const main = receiveAll(sock);
+    sock.onSideSocket!((side) => sides.push(receiveAll(side)));
+    const to = { transport: "udp" as const, hostname: "127.0.0.1", port: sock.localAddr.port };
+    let n = 0;
+    const sendSome = async (count: number) => {
+      for (let i = 0; i < count; i++, n++) {
+        await c.conn.send(new Uint8Array([n & 0xff, n >> 8]), to);
+      }
+    };
+    try {
+      await until(() => sock.stats.quietModes === 1 && sides.length === 1);
+      await sendSome(20);
+      await until(() => got.length === 20);
+      assert.equal(sock.stats.directReceived, 20, "all on the main thread's socket");
+      // A bulk rate (QUIET_LEAVE_BURST): the Worker's socket takes over.
+      for (let burst = 0; burst < 80; burst++) {
+        await sendSome(100);
+        await sleep(1);
+      }
+      await withTimeout(sides[0]!, 3000, "the side socket's loop to end");
+      await until(() => got.length >= n - 1);
+      assert.ok(got.length >= n - 1, `${got.length} of ${n}: at most one lost at the change`);
+      const viaWorker = sock.stats.received - sock.stats.directReceived;
+      assert.ok(viaWorker > 100, `${viaWorker} through the Worker`);
+      // Quiet again: a reply brings the main thread's socket back, once QUIET_HOLD_MS is over.
+      await sleep(50);
+      sock.send(new Uint8Array([9]), { address: "127.0.0.1", port: c.port });
+      await sleep(50);
+      assert.equal(sock.stats.quietModes, 1, "not again so soon");
+      await sleep(QUIET_HOLD_MS);
+      sock.send(new Uint8Array([9]), { address: "127.0.0.1", port: c.port });
+      await until(() => sock.stats.quietModes === 2 && sides.length === 2);
+      const before = sock.stats.directReceived;
+      const start = n;
+      await sendSome(10);
+      await until(() => got.length >= start + 10 - 1 && got.includes(start + 9));
+      assert.equal(sock.stats.directReceived - before, 10);
+    } finally {
+      await c.close();
+      await closeWorker(sock);
+      await main;
+      await Promise.all(sides);
     }
   },
 });
