@@ -132,20 +132,22 @@ export function renderMetrics(stats: MetricsStats): string {
     stats.drops,
   );
   const sock = stats.socket;
-  const dg = ex.family(
+  byLabel(
+    ex,
     "newt_socket_datagrams_total",
     "counter",
     "WireGuard socket datagrams: in = handed to the device, out = sends asked for.",
+    "direction",
+    { in: sock.received, out: sock.sent },
   );
-  dg({ direction: "in" }, sock.received);
-  dg({ direction: "out" }, sock.sent);
-  const direct = ex.family(
+  byLabel(
+    ex,
     "newt_socket_direct_datagrams_total",
     "counter",
     "Of those, the datagrams the main thread received or sent on its own socket, not the UDP Worker.",
+    "direction",
+    { in: sock.receivedDirect, out: sock.sentDirect },
   );
-  direct({ direction: "in" }, sock.receivedDirect);
-  direct({ direction: "out" }, sock.sentDirect);
   byLabel(
     ex,
     "newt_socket_drops_total",
