@@ -13,9 +13,15 @@ import {
 } from "../../src/udp_worker/mod.ts";
 import { QUIET_HOLD_MS } from "../../src/udp_worker/udp_worker_socket.ts";
 import { startProxy } from "../../src/server.ts";
+import { interopUnavailable, Netns } from "../interop/_netns.ts";
 import { generatePrivateKey } from "../../src/wireguard/keys.ts";
 
 const linux = Deno.build.os === "linux";
+/** The IPv6-only test runs in a namespace of its own: root and iproute2 (as the interop tests). */
+const namespacesUnavailable = await interopUnavailable();
+if (namespacesUnavailable !== null) {
+  console.warn(`SKIP direct send where :: is IPv6-only: ${namespacesUnavailable}`);
+}
 
 function withTimeout<T>(p: Promise<T>, ms = 3000, what = "receive"): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -372,6 +378,41 @@ Deno.test({
       await closeWorker(sock);
       await main;
       await Promise.all(sides);
+    }
+  },
+});
+
+Deno.test({
+  name: "direct send and quiet mode where `::` is IPv6-only (bindv6only=1, a test namespace)",
+  ignore: !linux || namespacesUnavailable !== null,
+  async fn() {
+    const ns = await Netns.create("nwt6");
+    try {
+      await ns.exec("sysctl", ["-q", "-w", "net.ipv6.bindv6only=1"]);
+      const child = ns.spawn(Deno.execPath(), [
+        "run",
+        "--no-prompt",
+        "--config",
+        new URL("../../deno.json", import.meta.url).pathname,
+        "-A",
+        "--unstable-net",
+        new URL("./_v6only_child.ts", import.meta.url).pathname,
+      ]);
+      child.stdin.close();
+      const out = await withTimeout(child.output(), 30_000, "the child");
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.ok(out.success, `child failed: ${stderr}`);
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), {
+        worker: true,
+        quietModes: 1,
+        v4: 10,
+        v6: 10,
+        directReceived: 20,
+        replyPortsMatch: true,
+        directSent: 2,
+      });
+    } finally {
+      await ns.cleanup();
     }
   },
 });
