@@ -200,17 +200,14 @@ Deno.test({
   // kernel socket buffers (a few MB on loopback) + the 32 KiB copy buffer + the tunnel window
   const bound = 32 * 1024 * 1024;
   assert.ok(f.progress.written < bound, `bounded (${f.progress.written})`);
-  // Backpressure means the writer stops, within a bound. The kernel may still take a little more
-  // into the stalled socket later (CI once saw 256 KiB more after the 1.5 s plateau), so
-  // "stopped" is judged as 500 ms without progress, looked for over at most 5 s; a writer with no
-  // backpressure never pauses that long.
-  let still = false;
-  for (let i = 0; i < 10 && !still; i++) {
-    const plateau = f.progress.written;
-    await sleep(500);
-    still = f.progress.written === plateau;
-  }
-  assert.ok(still, `no more progress: backpressure reached the peer (${f.progress.written})`);
+  // Backpressure means the writer is held back. The kernel may still take some more into the
+  // stalled socket as it compacts what it queued (CI once saw 256 KiB more after the 1.5 s fill,
+  // and once a trickle of ~0.3 MB/s for five seconds), while a writer without backpressure moves
+  // ~100 MB/s and more through this in-process tunnel: over 2 s it may move less than 2 MiB.
+  const filled = f.progress.written;
+  await sleep(2_000);
+  const moved = f.progress.written - filled;
+  assert.ok(moved < 2 * 1024 * 1024, `backpressure: ${moved} bytes in 2 s after ${filled}`);
   assert.ok(f.progress.written < bound, `still bounded (${f.progress.written})`);
   // The target finally goes away: the proxy's blocked write fails, the peer gets a RST.
   f.target()?.close();
