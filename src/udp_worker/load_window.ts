@@ -1,5 +1,5 @@
 /**
- * How busy a socket has been lately, cheaply: callers bump {@link LoadWindow.ops} per datagram
+ * How busy a socket has been lately, cheaply: callers add to {@link LoadWindow.count} per datagram (one, or its bytes)
  * (no clock read) and ask {@link LoadWindow.load} only when a decision depends on it, which
  * reads the clock and rolls the window. A window that ran long because nobody asked still counts,
  * at its rate (scaled to one window), so a long busy stretch is not mistaken for a quiet one.
@@ -7,10 +7,10 @@
  * @module
  */
 
-/** Datagrams counted over a window of time; see the module doc. */
+/** Datagrams (or their bytes) counted over a window of time; see the module doc. */
 export class LoadWindow {
-  /** Datagrams since the current window began: callers add to it directly. */
-  ops = 0;
+  /** Datagrams (or bytes) since the current window began: callers add to it directly. */
+  count = 0;
   readonly #windowMs: number;
   #previous = 0;
   #start: number;
@@ -24,14 +24,14 @@ export class LoadWindow {
     this.#start = now;
   }
 
-  /** Datagrams this window and the last (rolling it first, when it is over). */
+  /** The count this window and the last (rolling it first, when it is over). */
   load(now: number): number {
     const age = now - this.#start;
     if (age >= this.#windowMs) {
-      this.#previous = this.ops * this.#windowMs / age;
-      this.ops = 0;
+      this.#previous = this.count * this.#windowMs / age;
+      this.count = 0;
       this.#start = now;
     }
-    return this.ops + this.#previous;
+    return this.count + this.#previous;
   }
 }

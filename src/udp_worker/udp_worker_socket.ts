@@ -26,12 +26,14 @@
  * local process that sets `SO_REUSEADDR` may bind the port too, and would take incoming datagrams.
  *
  * Quiet mode, the receiving half of it: a datagram handed over by the Worker waits for this
- * thread's wake-up too. While the load over about two {@link CALM_WINDOW_MS} windows stays under
- * {@link QUIET_ENTER_DATAGRAMS}, this thread binds one more socket on the port — the newest, so
- * the kernel delivers to it — and receives there itself ({@link UdpSocket.onSideSocket}: the
- * device runs a second receive loop on it). Once the load reaches {@link QUIET_LEAVE_DATAGRAMS}
- * there, or {@link QUIET_LEAVE_BURST} in the short windows, it takes what that socket still holds
- * and closes it, and the Worker's socket receives again (a datagram arriving in the instant
+ * thread's wake-up too. While the bytes received and sent over about two {@link CALM_WINDOW_MS}
+ * windows stay under {@link QUIET_ENTER_BYTES}, this thread binds one more socket on the port —
+ * the newest, so the kernel delivers to it — and receives there itself
+ * ({@link UdpSocket.onSideSocket}: the device runs a second receive loop on it). Bytes, because
+ * what that socket's kernel buffer (208 KiB by default) can hold while this thread is busy is
+ * bytes: at the bound it lasts ~70 ms, where the Worker's ring takes 4 MiB. Once the load reaches
+ * {@link QUIET_LEAVE_BYTES} there, or {@link QUIET_LEAVE_BURST_BYTES} over two short windows, it
+ * takes what that socket still holds and closes it, and the Worker's socket receives again (a datagram arriving in the instant
  * between is lost, and the two loops may reorder a few; WireGuard and TCP cope). The long windows,
  * the gap between the bounds and {@link QUIET_HOLD_MS} before it begins again keep a bulk
  * transfer's pauses and a bursty load from flipping the mode: each change costs a bind or a
@@ -93,12 +95,15 @@ export const QUIET_WINDOW_MS = 10;
 export const QUIET_MAX_DATAGRAMS = 400;
 /** The long load window of quiet mode (see the module doc). */
 export const CALM_WINDOW_MS = 100;
-/** Datagrams over about two calm windows under which this thread receives for itself (~15k/s). */
-export const QUIET_ENTER_DATAGRAMS = 3_000;
-/** Datagrams over about two calm windows from which it leaves that to the Worker (~25k/s). */
-export const QUIET_LEAVE_DATAGRAMS = 5_000;
-/** Datagrams over about two short windows from which it leaves at once (a bulk start, ~30k/s). */
-export const QUIET_LEAVE_BURST = 600;
+/**
+ * Bytes over about two calm windows under which this thread receives for itself (1.5–3 MB/s; the
+ * connection benchmark's ~1,400 connections a second move ~1.1 MB/s in small datagrams).
+ */
+export const QUIET_ENTER_BYTES = 300 * 1024;
+/** Bytes over about two calm windows from which it leaves receiving to the Worker (3–6 MB/s). */
+export const QUIET_LEAVE_BYTES = 600 * 1024;
+/** Bytes over about two short windows from which it leaves at once (a burst, 10–20 MB/s). */
+export const QUIET_LEAVE_BURST_BYTES = 200 * 1024;
 /** How long quiet mode waits before it begins again after it ended (or could not bind). */
 export const QUIET_HOLD_MS = 1000;
 
@@ -221,8 +226,8 @@ class WorkerStats implements UdpWorkerStats {
 
 /** What a {@link QuietReceiver} tells its Worker socket. */
 interface QuietCallbacks {
-  /** A datagram came in; answers whether the load still allows quiet mode. */
-  received(): boolean;
+  /** A datagram of `bytes` came in; answers whether the load still allows quiet mode. */
+  received(bytes: number): boolean;
   /** Sends as the Worker socket does. */
   send(data: Uint8Array, to: UdpRemote): void;
   /** The receiver closed: quiet mode is over. */
@@ -268,7 +273,7 @@ class QuietReceiver implements UdpSocket {
       this.close();
       return null;
     }
-    if (!this.#owner.received()) this.#leaving = true;
+    if (!this.#owner.received(r.length)) this.#leaving = true;
     return r;
   }
 
@@ -330,8 +335,9 @@ class WorkerUdpSocket implements UdpWorkerSocket {
   #quietRetryAt = 0;
   /** Datagrams taken and sent lately: direct send only while it is quiet. */
   readonly #load = new LoadWindow(QUIET_WINDOW_MS, performance.now());
-  /** The same over longer windows: quiet mode's. */
+  /** Bytes taken and sent, over long and short windows: quiet mode's. */
   readonly #calm = new LoadWindow(CALM_WINDOW_MS, performance.now());
+  readonly #surge = new LoadWindow(QUIET_WINDOW_MS, performance.now());
 
   constructor(
     worker: Worker,
@@ -378,8 +384,9 @@ class WorkerUdpSocket implements UdpWorkerSocket {
       length = buf.length;
     }
     this.stats.received++;
-    this.#load.ops++;
-    this.#calm.ops++;
+    this.#load.count++;
+    this.#calm.count += len;
+    this.#surge.count += len;
     return { length, remote: this.#decoder.decode(this.#meta) };
   }
 
@@ -471,14 +478,15 @@ class WorkerUdpSocket implements UdpWorkerSocket {
   }
 
   readonly #quietCallbacks: QuietCallbacks = {
-    received: () => {
+    received: (bytes) => {
       this.stats.received++;
       this.stats.directReceived++;
-      this.#load.ops++;
-      this.#calm.ops++;
+      this.#load.count++;
+      this.#calm.count += bytes;
+      this.#surge.count += bytes;
       const now = performance.now();
-      return this.#load.load(now) < QUIET_LEAVE_BURST &&
-        this.#calm.load(now) < QUIET_LEAVE_DATAGRAMS;
+      return this.#surge.load(now) < QUIET_LEAVE_BURST_BYTES &&
+        this.#calm.load(now) < QUIET_LEAVE_BYTES;
     },
     send: (data, to) => this.send(data, to),
     closed: (side) => {
@@ -489,8 +497,9 @@ class WorkerUdpSocket implements UdpWorkerSocket {
 
   send(data: Uint8Array, to: UdpRemote): void {
     this.stats.sent++;
-    this.#load.ops++;
-    this.#calm.ops++;
+    this.#load.count++;
+    this.#calm.count += data.length;
+    this.#surge.count += data.length;
     const port = to.port;
     if (!(port >= 1 && port <= 65535 && Number.isInteger(port))) {
       return this.#sendError(`RangeError: invalid port ${port}`);
@@ -504,7 +513,7 @@ class WorkerUdpSocket implements UdpWorkerSocket {
     const direct = this.#direct;
     if (direct !== null && this.#directThisRun < DIRECT_PER_RUN && this.#tx.consumerIdle()) {
       const now = performance.now();
-      if (this.#quiet === null && this.#calm.load(now) < QUIET_ENTER_DATAGRAMS) {
+      if (this.#quiet === null && this.#calm.load(now) < QUIET_ENTER_BYTES) {
         this.#enterQuiet();
       }
       if (this.#load.load(now) < QUIET_MAX_DATAGRAMS) return this.#sendDirect(direct, data, to);

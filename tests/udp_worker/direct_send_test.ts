@@ -328,7 +328,7 @@ Deno.test({
     const c = client();
     const got: number[] = [];
     const receiveAll = async (s: UdpSocket) => {
-      const buf = new Uint8Array(64);
+      const buf = new Uint8Array(2048);
       for (;;) {
         const r = await s.receive(buf);
         if (r === null) return;
@@ -340,9 +340,12 @@ Deno.test({
     sock.onSideSocket!((side) => sides.push(receiveAll(side)));
     const to = { transport: "udp" as const, hostname: "127.0.0.1", port: sock.localAddr.port };
     let n = 0;
+    const payload = new Uint8Array(1200); // full-size-ish: quiet mode counts bytes
     const sendSome = async (count: number) => {
       for (let i = 0; i < count; i++, n++) {
-        await c.conn.send(new Uint8Array([n & 0xff, n >> 8]), to);
+        payload[0] = n & 0xff;
+        payload[1] = n >> 8;
+        await c.conn.send(payload, to);
       }
     };
     try {
@@ -350,9 +353,10 @@ Deno.test({
       await sendSome(20);
       await until(() => got.length === 20);
       assert.equal(sock.stats.directReceived, 20, "all on the main thread's socket");
-      // A bulk rate (QUIET_LEAVE_BURST): the Worker's socket takes over.
-      for (let burst = 0; burst < 80; burst++) {
-        await sendSome(100);
+      // A bulk rate (QUIET_LEAVE_BURST_BYTES): the Worker's socket takes over. Bursts of 40
+      // (48 KB) fit the main thread's socket buffer while this thread is the sender.
+      for (let burst = 0; burst < 50; burst++) {
+        await sendSome(40);
         await sleep(1);
       }
       await withTimeout(sides[0]!, 3000, "the side socket's loop to end");

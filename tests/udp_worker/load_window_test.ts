@@ -3,12 +3,12 @@ import { LoadWindow } from "../../src/udp_worker/load_window.ts";
 
 Deno.test("load window: this window and the last count, an older one does not", () => {
   const w = new LoadWindow(10, 0);
-  w.ops = 99;
+  w.count = 99;
   assert.equal(w.load(5), 99);
-  w.ops++;
+  w.count++;
   // The next window starts with the last one's 100 behind it until it ends.
   assert.equal(w.load(10), 100);
-  w.ops += 3;
+  w.count += 3;
   assert.equal(w.load(19), 103);
   // A window with nothing counted: only it and the one before.
   assert.equal(w.load(20), 3);
@@ -17,12 +17,12 @@ Deno.test("load window: this window and the last count, an older one does not", 
 
 Deno.test("load window: a long window nobody asked about counts at its rate", () => {
   const busy = new LoadWindow(10, 0);
-  busy.ops = 2_000; // 2,000 in 100 ms: 200 a window
+  busy.count = 2_000; // 2,000 in 100 ms: 200 a window
   assert.equal(busy.load(100), 200);
   const idle = new LoadWindow(10, 0);
-  idle.ops = 500; // 500 in 1 s: 5 a window
+  idle.count = 500; // 500 in 1 s: 5 a window
   assert.equal(idle.load(1_000), 5);
   // and what comes after the roll adds to it
-  idle.ops += 95;
+  idle.count += 95;
   assert.equal(idle.load(1_001), 100);
 });
