@@ -5,15 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { listenUdp, type UdpSocket } from "../../src/udp_socket.ts";
-import {
-  DIRECT_PER_RUN,
-  isUdpWorkerSocket,
-  listenUdpWorker,
-  type UdpWorkerSocket,
-} from "../../src/udp_worker/mod.ts";
+import { DIRECT_PER_RUN, isUdpWorkerSocket, listenUdpWorker } from "../../src/udp_worker/mod.ts";
 import { QUIET_HOLD_MS } from "../../src/udp_worker/udp_worker_socket.ts";
 import { startProxy } from "../../src/server.ts";
 import { interopUnavailable, Netns } from "../interop/_netns.ts";
+import { closeAll, sleep, until, withTimeout, workerSocket } from "./_helpers.ts";
 import { generatePrivateKey } from "../../src/wireguard/keys.ts";
 
 const linux = Deno.build.os === "linux";
@@ -21,29 +17,6 @@ const linux = Deno.build.os === "linux";
 const namespacesUnavailable = await interopUnavailable();
 if (namespacesUnavailable !== null) {
   console.warn(`SKIP direct send where :: is IPv6-only: ${namespacesUnavailable}`);
-}
-
-function withTimeout<T>(p: Promise<T>, ms = 3000, what = "receive"): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function workerSocket(
-  opts: Parameters<typeof listenUdpWorker>[0],
-): Promise<UdpWorkerSocket> {
-  const sock = await listenUdpWorker(opts);
-  assert.ok(isUdpWorkerSocket(sock), "expected the worker socket, not the fallback");
-  return sock;
-}
-
-async function closeWorker(sock: UdpWorkerSocket): Promise<void> {
-  sock.close();
-  await withTimeout(sock.closed, 3000, "close");
 }
 
 /** A plain client socket, and what it received, with the sender's port. */
@@ -71,11 +44,6 @@ function client(hostname = "127.0.0.1") {
   };
 }
 
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  for (let t = 0; t < ms && !cond(); t += 5) await sleep(5);
-  assert.ok(cond(), "condition not reached in time");
-}
-
 Deno.test({
   name: "direct send: a sparse reply leaves from the Worker's port without the Worker",
   ignore: !linux,
@@ -92,7 +60,7 @@ Deno.test({
         assert.equal(sock.stats.sent, 1);
       } finally {
         await c.close();
-        await closeWorker(sock);
+        await closeAll(sock);
       }
     }
   },
@@ -132,7 +100,7 @@ Deno.test({
       assert.ok(direct > 0 && direct < 600, `${direct} of 600 sent direct`);
     } finally {
       await c.close();
-      await closeWorker(sock);
+      await closeAll(sock);
     }
   },
 });
@@ -183,7 +151,7 @@ Deno.test({
     } finally {
       await v4.close();
       await v6.close();
-      await closeWorker(sock);
+      await closeAll(sock);
       await reader;
     }
   },
@@ -229,8 +197,8 @@ Deno.test({
       );
     } finally {
       for (const s of opened) s.close();
-      await closeWorker(shared);
-      await closeWorker(exclusive);
+      await closeAll(shared);
+      await closeAll(exclusive);
     }
   },
 });
@@ -379,7 +347,7 @@ Deno.test({
       assert.equal(sock.stats.directReceived - before, 10);
     } finally {
       await c.close();
-      await closeWorker(sock);
+      await closeAll(sock);
       await main;
       await Promise.all(sides);
     }

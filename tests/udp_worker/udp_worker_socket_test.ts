@@ -3,7 +3,6 @@ import { hasDenoDatagram, listenUdp, type UdpSocket } from "../../src/udp_socket
 import {
   isUdpWorkerSocket,
   listenUdpWorker,
-  type UdpWorkerSocket,
   udpWorkerSupported,
 } from "../../src/udp_worker/mod.ts";
 import { ffiUdpSupported } from "../../src/udp_ffi.ts";
@@ -11,31 +10,7 @@ import { Device } from "../../src/wireguard/device.ts";
 import { socketCounters, socketDropsSince, startProxy } from "../../src/server.ts";
 import { generatePrivateKey } from "../../src/wireguard/keys.ts";
 import { getLogger } from "../../src/log.ts";
-
-function withTimeout<T>(p: Promise<T>, ms = 3000, what = "receive"): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
-
-async function workerSocket(opts: Parameters<typeof listenUdpWorker>[0]): Promise<UdpWorkerSocket> {
-  const sock = await listenUdpWorker(opts);
-  assert.ok(isUdpWorkerSocket(sock), "expected the worker socket, not the fallback");
-  return sock;
-}
-
-async function closeAll(...socks: UdpSocket[]): Promise<void> {
-  for (const s of socks) s.close();
-  for (const s of socks) if (isUdpWorkerSocket(s)) await withTimeout(s.closed, 3000, "close");
-}
-
-/** Polls `cond` every 10 ms, at most `ms`. */
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  for (let t = 0; t < ms && !cond(); t += 10) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(cond(), "condition not reached in time");
-}
+import { closeAll, until, withTimeout, workerSocket } from "./_helpers.ts";
 
 Deno.test("udp worker: supported in this runtime", () => {
   assert.ok(udpWorkerSupported());

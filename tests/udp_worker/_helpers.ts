@@ -1,0 +1,43 @@
+/** Helpers shared by the UDP Worker socket tests. */
+import assert from "node:assert/strict";
+import type { UdpSocket } from "../../src/udp_socket.ts";
+import {
+  isUdpWorkerSocket,
+  listenUdpWorker,
+  type UdpWorkerSocket,
+} from "../../src/udp_worker/mod.ts";
+
+/** `p`, or a rejection naming `what` after `ms`. */
+export function withTimeout<T>(p: Promise<T>, ms = 3000, what = "receive"): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/** A Worker socket; fails the test if listenUdpWorker fell back to a plain one. */
+export async function workerSocket(
+  opts: Parameters<typeof listenUdpWorker>[0],
+): Promise<UdpWorkerSocket> {
+  const sock = await listenUdpWorker(opts);
+  assert.ok(isUdpWorkerSocket(sock), "expected the worker socket, not the fallback");
+  return sock;
+}
+
+/** Closes the sockets, and waits until each Worker has released its port. */
+export async function closeAll(...socks: UdpSocket[]): Promise<void> {
+  for (const s of socks) s.close();
+  for (const s of socks) if (isUdpWorkerSocket(s)) await withTimeout(s.closed, 3000, "close");
+}
+
+/** Resolves after `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `cond` every 10 ms, at most `ms`. */
+export async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  for (let t = 0; t < ms && !cond(); t += 10) await sleep(10);
+  assert.ok(cond(), "condition not reached in time");
+}
