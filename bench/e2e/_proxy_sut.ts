@@ -26,7 +26,9 @@ const handle = await startProxy({
   peers: config.wg.peers.map(toPeerOptions),
   proxy: flowProxyOptions(config.proxy),
   udpWorker: config.proxy.udpWorker,
+  directSend: config.proxy.directSend,
   udpBackend: config.proxy.udpBackend,
+  ...(config.proxy.tcpTimestamps ? { netstack: { tcpTimestamps: true } } : {}),
   logger: getLogger("bench"),
 });
 console.log(JSON.stringify({

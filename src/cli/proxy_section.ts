@@ -18,6 +18,7 @@
  * DirectSend = off           # keep the WireGuard port exclusive (no main-thread sockets beside the Worker's)
  * UdpBackend = ffi           # libc socket through FFI: 4 MiB buffers, recvmmsg/sendmmsg (--allow-ffi)
  * AcceptBeforeDial = on      # SYN-ACK before the dial for targets reached in the last 30 s (off by default)
+ * TcpTimestamps = on         # TCP timestamps for peers that offer them: lets clients reuse ports sooner (off by default)
  * TcpIdleTimeout = 60s
  * UdpIdleTimeout = 60s
  * DrainTimeout = 10s         # on SIGINT/SIGTERM, how long open flows may finish
@@ -83,6 +84,8 @@ export interface ProxyOptions {
   udpWorker: boolean;
   /** Sparse traffic on main-thread sockets beside the Worker's (ProxyConfig.directSend). */
   directSend: boolean;
+  /** TCP timestamps on the tunnel side (NetstackOptions.tcpTimestamps). */
+  tcpTimestamps: boolean;
   /** The WireGuard socket's implementation (ProxyConfig.udpBackend). */
   udpBackend: "auto" | UdpBackend;
   /** TCP idle timeout (after half-close, and with no traffic). */
@@ -117,6 +120,7 @@ export const DEFAULT_PROXY_OPTIONS: Readonly<ProxyOptions> = Object.freeze({
   acceptBeforeDial: false,
   udpWorker: true,
   directSend: true,
+  tcpTimestamps: false,
   udpBackend: "auto",
   tcpIdleTimeoutMs: 60_000,
   udpIdleTimeoutMs: 60_000,
@@ -193,13 +197,20 @@ const durationSetter = (
   o[field] = parseDuration(v, min, max);
 };
 
-const boolSetter =
-  (field: "flowLog" | "acceptBeforeDial" | "udpWorker" | "directSend" | "dnsResolver"): Setter =>
-  (o, v) => {
-    const b = parseBool(v);
-    if (b === undefined) throw new Error("must be on or off");
-    o[field] = b;
-  };
+const boolSetter = (
+  field:
+    | "flowLog"
+    | "acceptBeforeDial"
+    | "udpWorker"
+    | "directSend"
+    | "tcpTimestamps"
+    | "dnsResolver",
+): Setter =>
+(o, v) => {
+  const b = parseBool(v);
+  if (b === undefined) throw new Error("must be on or off");
+  o[field] = b;
+};
 
 /** Keys of the `[Proxy]` section, canonical spelling → how to apply a value. */
 const KEYS: Record<string, Setter> = {
@@ -225,6 +236,7 @@ const KEYS: Record<string, Setter> = {
   AcceptBeforeDial: boolSetter("acceptBeforeDial"),
   UdpWorker: boolSetter("udpWorker"),
   DirectSend: boolSetter("directSend"),
+  TcpTimestamps: boolSetter("tcpTimestamps"),
   UdpBackend: (o, v) => {
     const b = v.toLowerCase();
     if (b !== "auto" && b !== "deno" && b !== "node" && b !== "ffi") {

@@ -118,6 +118,11 @@ SIGINT/SIGTERM drain flows and exit 0.`,
       description: "keep the WireGuard port exclusive: every datagram goes through the UDP Worker",
     },
     {
+      name: "tcp-timestamps",
+      type: "boolean",
+      description: "TCP timestamps for peers that offer them: clients may reuse ports sooner",
+    },
+    {
       name: "udp-ffi",
       type: "boolean",
       description:
@@ -182,6 +187,7 @@ function readRunFlags(flags: ParsedFlags): RunFlags {
   if (booleanFlag(flags, "accept-before-dial")) overrides.acceptBeforeDial = true;
   if (booleanFlag(flags, "no-udp-worker")) overrides.udpWorker = false;
   if (booleanFlag(flags, "no-direct-send")) overrides.directSend = false;
+  if (booleanFlag(flags, "tcp-timestamps")) overrides.tcpTimestamps = true;
   if (booleanFlag(flags, "udp-ffi")) overrides.udpBackend = "ffi";
   const metrics = stringFlag(flags, "metrics");
   const metricsOff = metrics?.toLowerCase() === "off";
@@ -299,6 +305,7 @@ async function startOrExplain(
       udpWorker: options.udpWorker,
       directSend: options.directSend,
       udpBackend: options.udpBackend,
+      ...(options.tcpTimestamps ? { netstack: { tcpTimestamps: true } } : {}),
       logger: log,
     });
   } catch (e) {
@@ -352,6 +359,9 @@ async function reloadPeers(handle: ServerHandle, src: Source, log: Logger): Prom
     if (proxy.udpBackend !== src.config.proxy.udpBackend) {
       log.warn("SIGHUP: UdpBackend changes take effect on restart only");
     }
+    if (proxy.tcpTimestamps !== src.config.proxy.tcpTimestamps) {
+      log.warn("SIGHUP: TcpTimestamps changes take effect on restart only");
+    }
     const flow = flowProxyOptions(proxy);
     handle.net.proxy.policy.setRules(proxy.rules);
     handle.setTimeouts({
@@ -369,6 +379,7 @@ async function reloadPeers(handle: ServerHandle, src: Source, log: Logger): Prom
         ...proxy,
         udpWorker: src.config.proxy.udpWorker,
         directSend: src.config.proxy.directSend,
+        tcpTimestamps: src.config.proxy.tcpTimestamps,
         udpBackend: src.config.proxy.udpBackend,
       },
     };

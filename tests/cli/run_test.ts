@@ -179,3 +179,20 @@ Deno.test("run --metrics: the endpoint is scraped and parsed while running", asy
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("run --tcp-timestamps: the netstack answers timestamps (off without the flag)", async () => {
+  const { root, state } = await tempState();
+  try {
+    for (const on of [true, false]) {
+      let seen: boolean | undefined;
+      const args = ["run", "--state-dir", state, "--listen-port", "0", "--no-qr"];
+      const r = await cli(on ? [...args, "--tcp-timestamps"] : args, (info) => {
+        seen = info.handle.net.stack.tcpTimestamps;
+      });
+      assert.equal(r.code, 0, r.io.stderr);
+      assert.equal(seen, on);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -57,6 +57,8 @@ patch -s -d "$SRC" -p1 <"$HERE/accept_any.patch" || die "accept_any.patch does n
 patch -s -d "$SRC" -p1 <"$HERE/tcp_recovery.patch" || die "tcp_recovery.patch does not apply"
 # The heap's search starts where the last allocation ended (next fit), not at its lowest hole
 patch -s -d "$SRC" -p1 <"$HERE/heap_next_fit.patch" || die "heap_next_fit.patch does not apply"
+# TCP timestamps are compiled in but sent only when a stack enables them (config key 8)
+patch -s -d "$SRC" -p1 <"$HERE/tcp_timestamps.patch" || die "tcp_timestamps.patch does not apply"
 
 # 4. compile
 CORE="init def inet_chksum ip mem memp netif pbuf stats tcp tcp_in tcp_out timeouts udp"

@@ -647,6 +647,8 @@ EXPORT(add_address) s32_t newt_add_address(u32_t family, u32_t prefix) {
 }
 
 /** Runtime options at or below the compile-time ceilings. */
+u8_t newt_tcp_timestamps;
+
 EXPORT(config) s32_t newt_config(u32_t key, u32_t value) {
   switch (key) {
     case 0:
@@ -671,6 +673,10 @@ EXPORT(config) s32_t newt_config(u32_t key, u32_t value) {
       return 0;
     case 5:
       opt_keep_cnt = value;
+      return 0;
+    case 8:
+      /* 1: TCP timestamps on the connections that offer them (tcp_timestamps.patch) */
+      newt_tcp_timestamps = value != 0;
       return 0;
     case 6:
       /* 1: the ACK of in-order data waits for newt_ack_flush (JS calls it when an input batch

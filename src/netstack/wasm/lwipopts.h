@@ -125,7 +125,12 @@
 #define NEWT_TCP_PACE_TICK_MS 1
 #define LWIP_TCP_SACK_OUT 1
 #define LWIP_TCP_MAX_SACK_NUM 4
-#define LWIP_TCP_TIMESTAMPS 0
+/* TCP timestamps (RFC 7323) are compiled in, and a stack answers a SYN that offers them (and
+   offers them on its own SYNs) only when enabled (NetstackOptions.tcpTimestamps, config key 8;
+   tcp_timestamps.patch): a client's tcp_tw_reuse needs them to reuse a port whose last
+   connection to the same target is still in TIME_WAIT, and they cost 12 bytes a segment (~2% of
+   a download in interleaved bench runs). bench/PERFORMANCE.md, sixteenth session. */
+#define LWIP_TCP_TIMESTAMPS 1
 #define TCP_LISTEN_BACKLOG 0
 /* A window update (an ACK of its own when the reader frees room) once the window has grown by a
    quarter of the configured window, at most 64 KiB, not lwIP's 4 segments: ACKs of data carry
