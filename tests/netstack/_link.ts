@@ -3,7 +3,7 @@
  * seeded loss / duplication / reordering. Packets are delivered in batches on a microtask so
  * no stack is ever re-entered from its own output.
  */
-import { Netstack, type NetstackOptions } from "../../src/netstack/mod.ts";
+import { Netstack, type NetstackOptions, type TcpConn } from "../../src/netstack/mod.ts";
 
 /** Deterministic PRNG (mulberry32). */
 export function prng(seed: number): () => number {
@@ -154,4 +154,37 @@ export function content(size: number, seed = 7): Uint8Array {
 export async function sha256(data: Uint8Array): Promise<string> {
   const { createHash } = await import("node:crypto");
   return createHash("sha256").update(data).digest("hex");
+}
+
+/**
+ * One flow from `peer` to `dst`:443 through `proxy`, 1 MiB each way at once, both half-closed;
+ * returns the SHA-256 each side sent and received, and closes both ends.
+ */
+export async function exchangeMiB(
+  proxy: Netstack,
+  peer: Netstack,
+  dst: string,
+): Promise<{ sent: [string, string]; received: [string, string] }> {
+  let accepted: Promise<TcpConn> | undefined;
+  proxy.onTcpFlow = (r) => accepted = r.accept();
+  const client = await peer.dialTcp({ hostname: dst, port: 443 });
+  while (!accepted) await new Promise((r) => setTimeout(r, 1));
+  const server = await accepted;
+  const up = content(1 << 20, 1), down = content(1 << 20, 2);
+  const send = async (c: TcpConn, d: Uint8Array) => {
+    await c.write(d);
+    await c.closeWrite();
+  };
+  const [, , atServer, atClient] = await Promise.all([
+    send(client, up),
+    send(server, down),
+    drain(server),
+    drain(client),
+  ]);
+  client.close();
+  server.close();
+  return {
+    sent: [await sha256(up), await sha256(down)],
+    received: [atServer.sha256, atClient.sha256],
+  };
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import type { Netstack, TcpConn } from "../../src/netstack/mod.ts";
+import type { Netstack } from "../../src/netstack/mod.ts";
 import { MssClamp } from "../../src/netstack/mss_clamp.ts";
-import { content, drain, sha256, stackPair } from "./_link.ts";
+import { exchangeMiB, stackPair } from "./_link.ts";
 import { checksum, ipPacket, parsePacket, SYN } from "./_packets.ts";
 
 const OPTS = { sanitizeOps: true, sanitizeResources: true };
@@ -44,27 +44,9 @@ function tap(stack: Netstack): Seen[] {
 async function exchange(mssClamp: { prefix: string; mss: number }[], dst: string) {
   const { proxy, peer, close } = await stackPair({}, { mssClamp });
   const fromProxy = tap(proxy), fromPeer = tap(peer);
-  let accepted: Promise<TcpConn> | undefined;
-  proxy.onTcpFlow = (r) => accepted = r.accept();
-  const client = await peer.dialTcp({ hostname: dst, port: 443 });
-  while (!accepted) await new Promise((r) => setTimeout(r, 1));
-  const server = await accepted;
-  const up = content(1 << 20, 1), down = content(1 << 20, 2);
-  const send = async (c: TcpConn, d: Uint8Array) => {
-    await c.write(d);
-    await c.closeWrite();
-  };
-  const [, , atServer, atClient] = await Promise.all([
-    send(client, up),
-    send(server, down),
-    drain(server),
-    drain(client),
-  ]);
-  assert.equal(atServer.sha256, await sha256(up));
-  assert.equal(atClient.sha256, await sha256(down));
+  const x = await exchangeMiB(proxy, peer, dst);
+  assert.deepEqual(x.received, x.sent);
   const stats = { proxy: proxy.stats(), peer: peer.stats() };
-  client.close();
-  server.close();
   close();
   const maxLen = (s: Seen[]) => Math.max(...s.map((x) => x.len));
   return {
