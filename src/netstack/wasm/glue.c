@@ -646,9 +646,10 @@ EXPORT(add_address) s32_t newt_add_address(u32_t family, u32_t prefix) {
   return 0;
 }
 
-/** Runtime options at or below the compile-time ceilings. */
+/** Whether connections whose SYN offers TCP timestamps get them (config key 8). */
 u8_t newt_tcp_timestamps;
 
+/** Runtime options at or below the compile-time ceilings. */
 EXPORT(config) s32_t newt_config(u32_t key, u32_t value) {
   switch (key) {
     case 0:
@@ -674,15 +675,15 @@ EXPORT(config) s32_t newt_config(u32_t key, u32_t value) {
     case 5:
       opt_keep_cnt = value;
       return 0;
-    case 8:
-      /* 1: TCP timestamps on the connections that offer them (tcp_timestamps.patch) */
-      newt_tcp_timestamps = value != 0;
-      return 0;
     case 6:
       /* 1: the ACK of in-order data waits for newt_ack_flush (JS calls it when an input batch
          ends); 0: sent at once, as lwIP does */
       newt_tcp_ack_coalesce = value != 0;
       if (!newt_tcp_ack_coalesce) newt_tcp_ack_flush();
+      return 0;
+    case 8:
+      /* 1: TCP timestamps on the connections that offer them (tcp_timestamps.patch) */
+      newt_tcp_timestamps = value != 0;
       return 0;
     default:
       return -1;
