@@ -16,6 +16,8 @@ export interface SutOptions {
   tcpConnectTimeoutMs?: number;
   udpIdleTimeoutMs?: number;
   udpBackend?: "ffi";
+  /** TCP timestamps on the tunnel side (NetstackOptions.tcpTimestamps). */
+  tcpTimestamps?: boolean;
 }
 
 /** Parses the SUT's JSON argument into a proxy config (no logger: the SUT picks its own). */
@@ -34,5 +36,6 @@ export function sutProxyConfig(json: string): ProxyConfig {
       },
     },
     ...(opts.udpBackend ? { udpBackend: opts.udpBackend } : {}),
+    ...(opts.tcpTimestamps ? { netstack: { tcpTimestamps: true } } : {}),
   };
 }
