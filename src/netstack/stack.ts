@@ -84,8 +84,8 @@ export interface NetstackOptions {
    * TCP timestamps (RFC 7323) on connections whose SYN offers them (default false). A Linux
    * client's `tcp_tw_reuse` needs them to reuse a port whose last connection to the same target
    * is still in TIME_WAIT: without them a client that opens more than ~32,000 connections to one
-   * target within its 60 s TIME_WAIT slows down and then fails to connect. They cost 12 bytes a
-   * segment, ~2% of a download's throughput.
+   * target within its 60 s TIME_WAIT slows down (its kernel searches the port range for every
+   * connect). They cost 12 bytes a segment, ~2% of a download's throughput.
    */
   tcpTimestamps?: boolean;
   /** Held SYNs in total (default 1024). */
