@@ -33,11 +33,11 @@
  * what that socket's kernel buffer (208 KiB by default) can hold while this thread is busy is
  * bytes: at the bound it lasts ~70 ms, where the Worker's ring takes 4 MiB. Once the load reaches
  * {@link QUIET_LEAVE_BYTES} there, or {@link QUIET_LEAVE_BURST_BYTES} over two short windows, it
- * takes what that socket still holds and closes it, and the Worker's socket receives again (a datagram arriving in the instant
- * between is lost, and the two loops may reorder a few; WireGuard and TCP cope). The long windows,
- * the gap between the bounds and {@link QUIET_HOLD_MS} before it begins again keep a bulk
- * transfer's pauses and a bursty load from flipping the mode: each change costs a bind or a
- * close and some reordering.
+ * takes what that socket still holds and closes it, and the Worker's socket receives again (a
+ * datagram arriving in the instant between is lost, and the two loops may reorder a few;
+ * WireGuard and TCP cope). The long windows, the gap between the bounds and
+ * {@link QUIET_HOLD_MS} before it begins again keep a bulk transfer's pauses and a bursty load
+ * from flipping the mode: each change costs a bind or a close and some reordering.
  *
  * With the ffi backend the worker runs one loop instead (`ffi_loop.ts`): it blocks in
  * `poll` on the socket and an eventfd of this thread's, which `send` signals in place of
@@ -339,6 +339,13 @@ class WorkerUdpSocket implements UdpWorkerSocket {
   readonly #calm = new LoadWindow(CALM_WINDOW_MS, performance.now());
   readonly #surge = new LoadWindow(QUIET_WINDOW_MS, performance.now());
 
+  /** One datagram of `bytes` taken or sent, on either thread's socket: every load window's. */
+  #countTraffic(bytes: number): void {
+    this.#load.count++;
+    this.#calm.count += bytes;
+    this.#surge.count += bytes;
+  }
+
   constructor(
     worker: Worker,
     rx: DatagramRing,
@@ -384,9 +391,7 @@ class WorkerUdpSocket implements UdpWorkerSocket {
       length = buf.length;
     }
     this.stats.received++;
-    this.#load.count++;
-    this.#calm.count += len;
-    this.#surge.count += len;
+    this.#countTraffic(len);
     return { length, remote: this.#decoder.decode(this.#meta) };
   }
 
@@ -481,9 +486,7 @@ class WorkerUdpSocket implements UdpWorkerSocket {
     received: (bytes) => {
       this.stats.received++;
       this.stats.directReceived++;
-      this.#load.count++;
-      this.#calm.count += bytes;
-      this.#surge.count += bytes;
+      this.#countTraffic(bytes);
       const now = performance.now();
       return this.#surge.load(now) < QUIET_LEAVE_BURST_BYTES &&
         this.#calm.load(now) < QUIET_LEAVE_BYTES;
@@ -497,9 +500,7 @@ class WorkerUdpSocket implements UdpWorkerSocket {
 
   send(data: Uint8Array, to: UdpRemote): void {
     this.stats.sent++;
-    this.#load.count++;
-    this.#calm.count += data.length;
-    this.#surge.count += data.length;
+    this.#countTraffic(data.length);
     const port = to.port;
     if (!(port >= 1 && port <= 65535 && Number.isInteger(port))) {
       return this.#sendError(`RangeError: invalid port ${port}`);
