@@ -6,7 +6,7 @@
  * same target is still in TIME_WAIT.
  */
 import assert from "node:assert/strict";
-import { Netstack, type TcpConn } from "../../src/netstack/mod.ts";
+import { Netstack, type NetstackOptions, type TcpConn } from "../../src/netstack/mod.ts";
 import { exchangeMiB, stackPair } from "./_link.ts";
 import { ACK, parsePacket, SYN, tcpPacket } from "./_packets.ts";
 
@@ -35,9 +35,15 @@ function timestamps(p: Uint8Array): { val: number; ecr: number } | null {
 /** MSS 1380, SACK permitted, timestamps (TSval 0x01020304, TSecr 0), window scale 7. */
 const WITH_TS = [2, 4, 0x05, 0x64, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7];
 
-/** Offers a SYN with `options` to a stack that accepts it; returns the stack's output. */
-async function handshake(options: number[], tcpTimestamps = true) {
-  const stack = await Netstack.create({ addresses: ["10.88.0.1/24"], tcpTimestamps });
+/**
+ * Offers a SYN with `options` to a stack (timestamps on unless `stackOptions` says otherwise)
+ * that accepts it; returns the stack's output.
+ */
+async function handshake(
+  options: number[],
+  stackOptions: Partial<NetstackOptions> = { tcpTimestamps: true },
+) {
+  const stack = await Netstack.create({ ...stackOptions, addresses: ["10.88.0.1/24"] });
   const out: Uint8Array[] = [];
   stack.onOutput = (p) => out.push(p.slice());
   let accepted: Promise<TcpConn> | undefined;
@@ -76,23 +82,30 @@ Deno.test(
   },
 );
 
+/** The stack answers the SYN with a SYN-ACK that carries no timestamp option. */
+async function assertSynAckWithoutTimestamps(
+  options: number[],
+  stackOptions: Partial<NetstackOptions>,
+) {
+  const { stack, out, accepted } = await handshake(options, stackOptions);
+  try {
+    assert.equal(parsePacket(out[0]!).l4[13]! & (SYN | ACK), SYN | ACK);
+    assert.equal(timestamps(out[0]!), null);
+  } finally {
+    stack.close();
+    await accepted.catch(() => {});
+  }
+}
+
 Deno.test("TCP timestamps: a SYN without them gets a SYN-ACK without them", OPTS, async () => {
-  const { stack, out, accepted } = await handshake([2, 4, 0x05, 0x64, 1, 1, 4, 2]);
-  assert.equal(parsePacket(out[0]!).l4[13]! & (SYN | ACK), SYN | ACK);
-  assert.equal(timestamps(out[0]!), null);
-  stack.close();
-  await accepted.catch(() => {});
+  await assertSynAckWithoutTimestamps([2, 4, 0x05, 0x64, 1, 1, 4, 2], { tcpTimestamps: true });
 });
 
 Deno.test(
   "TCP timestamps are off by default: a SYN that offers them gets a SYN-ACK without them",
   OPTS,
   async () => {
-    const { stack, out, accepted } = await handshake(WITH_TS, false);
-    assert.equal(parsePacket(out[0]!).l4[13]! & (SYN | ACK), SYN | ACK);
-    assert.equal(timestamps(out[0]!), null);
-    stack.close();
-    await accepted.catch(() => {});
+    await assertSynAckWithoutTimestamps(WITH_TS, {}); // the stack's default
   },
 );
 

@@ -1,6 +1,6 @@
 /** Helpers shared by the UDP Worker socket tests. */
 import assert from "node:assert/strict";
-import type { UdpSocket } from "../../src/udp_socket.ts";
+import type { UdpReceived, UdpSocket } from "../../src/udp_socket.ts";
 import {
   isUdpWorkerSocket,
   listenUdpWorker,
@@ -40,4 +40,21 @@ export function sleep(ms: number): Promise<void> {
 export async function until(cond: () => boolean, ms = 3000): Promise<void> {
   for (let t = 0; t < ms && !cond(); t += 10) await sleep(10);
   assert.ok(cond(), "condition not reached in time");
+}
+
+/**
+ * Receives on `sock` until it resolves null (closed), handing each datagram and the buffer it
+ * filled to `onDatagram`.
+ */
+export async function receiveUntilClosed(
+  sock: UdpSocket,
+  onDatagram: (r: UdpReceived, buf: Uint8Array) => void,
+  bufBytes = 2048,
+): Promise<void> {
+  const buf = new Uint8Array(bufBytes);
+  for (;;) {
+    const r = await sock.receive(buf);
+    if (r === null) return;
+    onDatagram(r, buf);
+  }
 }

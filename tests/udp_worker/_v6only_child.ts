@@ -3,17 +3,12 @@
 // and quiet mode must still receive from and reply to IPv4 and IPv6. Prints one JSON line.
 import { isUdpWorkerSocket, listenUdpWorker, type UdpSocket } from "../../src/udp_worker/mod.ts";
 import type { UdpWorkerSocket } from "../../src/udp_worker/mod.ts";
+import { receiveUntilClosed } from "./_helpers.ts";
 
 const sock = await listenUdpWorker({ hostname: "::", port: 0, dualStack: true }) as UdpWorkerSocket;
 const received: string[] = [];
-const receiveAll = async (s: UdpSocket) => {
-  const buf = new Uint8Array(64);
-  for (;;) {
-    const r = await s.receive(buf);
-    if (r === null) return;
-    received.push(`${r.remote.address}`);
-  }
-};
+const receiveAll = (s: UdpSocket) =>
+  receiveUntilClosed(s, (r) => received.push(`${r.remote.address}`), 64);
 const loops = [receiveAll(sock)];
 let sides = 0;
 sock.onSideSocket!((side) => {

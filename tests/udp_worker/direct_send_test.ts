@@ -9,7 +9,14 @@ import { DIRECT_PER_RUN, isUdpWorkerSocket, listenUdpWorker } from "../../src/ud
 import { QUIET_HOLD_MS } from "../../src/udp_worker/udp_worker_socket.ts";
 import { startProxy } from "../../src/server.ts";
 import { interopUnavailable, Netns } from "../interop/_netns.ts";
-import { closeAll, sleep, until, withTimeout, workerSocket } from "./_helpers.ts";
+import {
+  closeAll,
+  receiveUntilClosed,
+  sleep,
+  until,
+  withTimeout,
+  workerSocket,
+} from "./_helpers.ts";
 import { generatePrivateKey } from "../../src/wireguard/keys.ts";
 
 const linux = Deno.build.os === "linux";
@@ -113,14 +120,11 @@ Deno.test({
     const v4 = client("127.0.0.1");
     const v6 = client("::1");
     const received: string[] = [];
-    const buf = new Uint8Array(64);
-    const reader = (async () => {
-      for (;;) {
-        const r = await sock.receive(buf);
-        if (r === null) return;
-        received.push(`${r.remote.address} ${buf[0]}`);
-      }
-    })();
+    const reader = receiveUntilClosed(
+      sock,
+      (r, buf) => received.push(`${r.remote.address} ${buf[0]}`),
+      64,
+    );
     try {
       for (let i = 0; i < 50; i++) {
         await v4.conn.send(new Uint8Array([i]), {
@@ -214,10 +218,7 @@ Deno.test({
       reuseAddress: true,
     });
     const counts = [0, 0];
-    const loops = [older, newer].map(async (s, i) => {
-      const buf = new Uint8Array(16);
-      while ((await s.receive(buf)) !== null) counts[i]!++;
-    });
+    const loops = [older, newer].map((s, i) => receiveUntilClosed(s, () => counts[i]!++, 16));
     try {
       for (let i = 0; i < 20; i++) {
         const c = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
@@ -295,14 +296,8 @@ Deno.test({
     const sock = await workerSocket({ hostname: "127.0.0.1", port: 0 });
     const c = client();
     const got: number[] = [];
-    const receiveAll = async (s: UdpSocket) => {
-      const buf = new Uint8Array(2048);
-      for (;;) {
-        const r = await s.receive(buf);
-        if (r === null) return;
-        got.push(buf[0]! | buf[1]! << 8);
-      }
-    };
+    const receiveAll = (s: UdpSocket) =>
+      receiveUntilClosed(s, (_, buf) => got.push(buf[0]! | buf[1]! << 8));
     const sides: Promise<void>[] = [];
     const main = receiveAll(sock);
     sock.onSideSocket!((side) => sides.push(receiveAll(side)));
