@@ -92,7 +92,9 @@ export class Netns {
 
   /**
    * Creates a wireguard-go interface in the namespace with the given private key, address and
-   * MTU, and brings it up. Returns the interface name.
+   * MTU, and brings it up. Returns the interface name. Its control socket
+   * (`/var/run/wireguard/<ifname>.sock`) is host-wide, not per namespace: test files run in
+   * parallel, so each uses names of its own (a second `wgc0` elsewhere fails "UAPI listen error").
    */
   async addWireguardGo(
     ifname: string,

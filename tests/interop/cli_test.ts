@@ -70,12 +70,12 @@ Deno.test({
     const address = /Address = ([^,\n]+)/.exec(conf)![1]!;
 
     // Configure wireguard-go from the printed text (wg-quick's own keys stripped as wg-quick does).
-    await client.exec("wireguard-go", ["wgc0"]);
+    await client.exec("wireguard-go", ["wgl0"]);
     const wgConf = conf.split("\n").filter((l) => !/^(Address|DNS)\s*=/.test(l)).join("\n");
-    await client.exec("wg", ["setconf", "wgc0", "/dev/stdin"], wgConf);
-    await client.exec("ip", ["address", "add", address, "dev", "wgc0"]);
-    await client.exec("ip", ["link", "set", "wgc0", "up"]);
-    await client.exec("ip", ["route", "add", "10.202.0.0/24", "dev", "wgc0"]);
+    await client.exec("wg", ["setconf", "wgl0", "/dev/stdin"], wgConf);
+    await client.exec("ip", ["address", "add", address, "dev", "wgl0"]);
+    await client.exec("ip", ["link", "set", "wgl0", "up"]);
+    await client.exec("ip", ["route", "add", "10.202.0.0/24", "dev", "wgl0"]);
 
     const body = await client.exec("curl", ["-sS", "--max-time", "20", `http://${T}:8080/`]);
     assert.equal(body, "hello through the tunnel\n");
@@ -101,7 +101,7 @@ Deno.test({
       cli?.kill("SIGKILL");
     } catch { /* exited */ }
     await targets?.stop();
-    await client.exec("ip", ["link", "del", "wgc0"]).catch(() => {});
+    await client.exec("ip", ["link", "del", "wgl0"]).catch(() => {});
     await client.cleanup();
     await server.cleanup();
     await Deno.remove(state, { recursive: true });

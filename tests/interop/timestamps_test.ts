@@ -31,7 +31,7 @@ Deno.test({
     await client.linkTo(server, "10.201.0.1/30", "10.201.0.2/30");
     await server.addDummy("tgt0", [`${T}/24`]);
     const clientKey = generatePrivateKey();
-    await client.addWireguardGo("wgc0", {
+    await client.addWireguardGo("wgt0", {
       privateKey: encodeKey(clientKey),
       address: ["10.88.0.2/24"],
     });
@@ -46,11 +46,11 @@ Deno.test({
       // a fresh server key each round: the client then handshakes at once instead of waiting
       // out the old session
       const serverKey = generatePrivateKey();
-      if (serverPublic) await client.wg(["set", "wgc0", "peer", serverPublic, "remove"]);
+      if (serverPublic) await client.wg(["set", "wgt0", "peer", serverPublic, "remove"]);
       serverPublic = encodeKey(publicKey(serverKey));
       await client.wg([
         "set",
-        "wgc0",
+        "wgt0",
         "peer",
         serverPublic,
         "endpoint",
@@ -58,7 +58,7 @@ Deno.test({
         "allowed-ips",
         "10.88.0.0/24,10.202.0.0/24",
       ]);
-      await client.exec("ip", ["route", "replace", "10.202.0.0/24", "dev", "wgc0"]);
+      await client.exec("ip", ["route", "replace", "10.202.0.0/24", "dev", "wgt0"]);
       const sut = new JsonLinesProcess(server.spawn(Deno.execPath(), [
         "run",
         "--no-prompt",
