@@ -69,6 +69,10 @@ export const WASM_STAT_NAMES = [
   "tcp.send_limited_rwnd",
   "tcp.ooseq_steps",
   "tcp.unsent_steps",
+  "tcp.startups_ended",
+  "tcp.probe_rounds",
+  "tcp.drain_rounds",
+  "tcp.congestion_cuts",
 ] as const;
 
 /** Counters kept by the TypeScript binding. */

@@ -70,6 +70,8 @@ function delayedLink(
   delayMs: () => number = () => DELAY_MS,
 ) {
   let free = 0; // when the bottleneck has sent everything queued
+  /** How long each data packet waited behind the bottleneck (ms), in sending order. */
+  const queued: number[] = [];
   const sent: Sent[] = [];
   const packets: NonNullable<ReturnType<typeof parseTcp>>[] = [];
   const seen = new Set<number>();
@@ -118,6 +120,7 @@ function delayedLink(
     }
     if (dropped) return;
     const now = performance.now();
+    if (seq >= 0 && bytesPerMs !== Infinity) queued.push(Math.max(free - now, 0));
     free = Math.max(free, now) + packet.length / bytesPerMs;
     let at = (bytesPerMs === Infinity ? now : free) + delayMs();
     if (everyMs > 0) at = Math.ceil(at / everyMs) * everyMs;
@@ -128,6 +131,7 @@ function delayedLink(
     sent,
     packets,
     arrivals,
+    queued,
     close() {
       closed = true;
       clearTimeout(timer);
@@ -184,6 +188,7 @@ async function transfer(
     return {
       got,
       sent: dataLink.sent,
+      queued: dataLink.queued,
       acks: ackLink.packets,
       ackArrivals: ackLink.arrivals,
       senderStats: peer.stats(),
@@ -371,8 +376,10 @@ Deno.test("pace timer: on a long path with clumped ACKs a paced flow keeps the b
   // a paced sender sends only while it handles an ACK batch, a burst's worth, then waits for the
   // next batch (or lwIP's 25 ms timer): half the bottleneck's rate (1 MiB in ~1,220 ms). With
   // it (newt_tcp_paced_hook) the credit that accrues between batches is released every
-  // millisecond or two: ~610 ms, 84% of the rate counting slow start (590-730 ms alone, 788 once
-  // in the full suite on a loaded host: the timers are real, hence a bound at 55%, ~930 ms).
+  // millisecond or two: ~610 ms, 84% of the rate counting slow start (574-730 ms alone, 788 once
+  // in the full suite on a loaded host). Since the long path's pacer cycles (1x of the measured
+  // rate but for a probe round and a drain round), runs whose start-up ended early read up to
+  // ~880 ms (58%): the timers are real, hence a bound at 50%, ~1,020 ms.
   const rate = 2 * 1024;
   const data = content(1024 * 1024, 17);
   const { got, sent, senderStats } = await transfer(data, () => false, () => false, true, rate, 20);
@@ -380,36 +387,108 @@ Deno.test("pace timer: on a long path with clumped ACKs a paced flow keeps the b
   const ms = sent.at(-1)!.at - sent[0]!.at;
   console.log(
     `  1 MiB sent in ${ms.toFixed(0)} ms: ${(data.length / ms / rate * 100).toFixed(0)}% of ` +
-      `the bottleneck; paced ${senderStats["tcp.paced"]}`,
+      `the bottleneck; paced ${senderStats["tcp.paced"]}, pacer cycle rounds ${
+        senderStats["tcp.probe_rounds"] + senderStats["tcp.drain_rounds"]
+      }`,
   );
   assert.ok(senderStats["tcp.paced"] > 0, "the pacer never held the sender");
-  assert.ok(data.length / ms > 0.55 * rate, `1 MiB took ${ms.toFixed(0)} ms`);
+  assert.ok(data.length / ms > 0.5 * rate, `1 MiB took ${ms.toFixed(0)} ms`);
 });
 
-Deno.test("after each loss recovery the window returns to the path model's floor: 2% random loss on a 20 ms path seldom finds the sender window-bound", async () => {
-  // No queue on this path, so every loss is taken for random loss and held at the model's
-  // floor (1.5 times the delivery rate times the lowest RTT); at each round's end outside
-  // recovery the window itself is raised to that floor (newt_model_on_ack). Without that raise
-  // it regrows from the cut by a segment a round: the window stopped these two transfers
-  // 273-366 times in all, against 126-218 with it (18 runs). The count varies from run to run
-  // (timers are real), hence two seeds summed (a third, 7, told the two apart less well).
+Deno.test("a path without a queue holds most losses at the path model's floor", async () => {
+  // A 2 ms round trip, 2% random loss, no bottleneck: nothing queues, so a loss is taken for
+  // random loss (TCP Veno's rule) and held at the model's floor (1.5 times the delivery rate
+  // times the lowest RTT) rather than cut below it. Not every one: a cut to 7/10 of the flight
+  // that stays above the floor is not counted as held, and segments that waited behind a
+  // repaired hole lengthen the smoothed RTT, which can make the rule see a queue (0-5 cuts below
+  // the floor per seed). A loaded host can stretch this path past the 4 ms of a long one, where
+  // no loss is cut below the floor. Until this session the test ran
+  // on the 20 ms path and counted how often the window stopped the sender, to show the window
+  // raised back to the floor at each round's end: there start-up now paces at twice the rate
+  // past losses with the window at the floor as its bound, so that count no longer says it, and
+  // on a 2 ms path timer noise hides it (369-648 stops without the raise over four seeds,
+  // 289-324 with it, and 680 once in a loaded full suite).
   const data = content(4 * 1024 * 1024, 18);
-  let stops = 0;
-  for (const seed of [99, 13]) {
+  for (const seed of [99, 13, 7, 42]) {
     const lose = prng(seed);
-    const { got, senderStats } = await transfer(data, () => lose() < 0.02, () => false);
-    assert.equal(got.sha256, await sha256(data));
-    stops += senderStats["tcp.send_limited_cwnd"];
-    console.log(
-      `  seed ${seed}: window stops ${senderStats["tcp.send_limited_cwnd"]}, recoveries ${
-        senderStats["tcp.fast_recoveries"]
-      }, held ${senderStats["tcp.model_held_window"]}, paced ${senderStats["tcp.paced"]}`,
+    const { got, senderStats } = await transfer(
+      data,
+      () => lose() < 0.02,
+      () => false,
+      true,
+      Infinity,
+      0,
+      {},
+      {},
+      () => 1,
     );
-    assert.ok(senderStats["tcp.fast_recoveries"] >= 5, "the seed loses too little");
-    assert.equal(senderStats["tcp.rto"], 0);
+    assert.equal(got.sha256, await sha256(data));
+    const s = senderStats;
+    console.log(
+      `  seed ${seed}: recoveries ${s["tcp.fast_recoveries"]}, held ${
+        s["tcp.model_held_window"]
+      }, cut below the floor ${s["tcp.congestion_cuts"]}, window stops ${
+        s["tcp.send_limited_cwnd"]
+      }, paced ${s["tcp.paced"]}`,
+    );
+    assert.ok(s["tcp.fast_recoveries"] >= 5, "the seed loses too little");
+    assert.equal(s["tcp.rto"], 0);
+    assert.ok(
+      2 * s["tcp.model_held_window"] >= s["tcp.fast_recoveries"],
+      `${s["tcp.model_held_window"]} of ${s["tcp.fast_recoveries"]} losses held`,
+    );
   }
-  console.log(`  window stops over both: ${stops}`);
-  assert.ok(stops <= 250, `the congestion window stopped the sender ${stops} times`);
+});
+
+Deno.test("long path: a loss is held at the model's floor even while the path queues", async () => {
+  // A 32 Mbit/s bottleneck with an unbounded queue, a 20 ms round trip, two first transmissions
+  // lost. The queue makes the smoothed RTT well above the lowest, which on a short path is taken
+  // for congestion and cut below the floor (TCP Veno's rule). On a long path the pacer drains what
+  // it queues (its probe/drain cycle) and the smoothed RTT mostly measures segments that waited
+  // behind a repaired hole, so every loss is held at the floor: the code before held neither of
+  // these two (0 of 2), which over the bench's impaired path cut the window each round trip and
+  // kept the download near half of the delivery rate it had measured.
+  const data = content(4 * 1024 * 1024, 18);
+  const { got, senderStats } = await transfer(
+    data,
+    (i) => i === 1500 || i === 2500,
+    () => false,
+    true,
+    4000,
+  );
+  assert.equal(got.sha256, await sha256(data));
+  const s = senderStats;
+  console.log(
+    `  losses held at the floor: ${s["tcp.model_held_window"]} of ${s["tcp.fast_recoveries"]}, ` +
+      `cut below it: ${s["tcp.congestion_cuts"]}`,
+  );
+  assert.equal(s["tcp.fast_recoveries"], 2);
+  assert.equal(s["tcp.rto"], 0);
+  assert.equal(s["tcp.model_held_window"], 2);
+  assert.equal(s["tcp.congestion_cuts"], 0);
+});
+
+Deno.test("long path: start-up ends at the bottleneck's rate, the pacer cycles, and no standing queue is left", async () => {
+  // No loss at all, a 32 Mbit/s bottleneck with an unbounded queue, 20 ms round trip. Slow start
+  // alone never ended here (no loss sets a threshold), the window followed the smoothed RTT that
+  // its own queue lengthened, and the median packet of the transfer's second half waited 46-49 ms
+  // in the queue. Now start-up ends once three rounds did not raise the rate by a quarter, and
+  // the pacer cycles: 3/2 of the rate for a round, 3/4 the next, then 1x.
+  const data = content(4 * 1024 * 1024, 18);
+  const { got, senderStats, queued } = await transfer(data, () => false, () => false, true, 4000);
+  assert.equal(got.sha256, await sha256(data));
+  const late = queued.slice(Math.floor(queued.length / 2)).sort((a, b) => a - b);
+  const median = late[Math.floor(late.length / 2)]!;
+  const s = senderStats;
+  console.log(
+    `  start-ups ended ${s["tcp.startups_ended"]}, probe rounds ${s["tcp.probe_rounds"]}, drain ${
+      s["tcp.drain_rounds"]
+    }; median queue in the second half ${median.toFixed(1)} ms`,
+  );
+  // (a probe that finds the rate a quarter higher starts it up again, so once or twice)
+  assert.ok(s["tcp.startups_ended"] >= 1, "start-up never ended");
+  assert.ok(s["tcp.probe_rounds"] >= 1 && s["tcp.drain_rounds"] >= 1, "the pacer did not cycle");
+  assert.ok(median < 25, `a standing queue: the median packet waited ${median.toFixed(1)} ms`);
 });
 
 Deno.test("send limits: the window that held data back is counted, the peer's or the congestion window", async () => {
@@ -504,6 +583,8 @@ Deno.test("receive queue: segments behind a hole are queued without walking the 
   // arriving behind it. lwIP walked the whole out-of-sequence queue to queue each of them, and
   // again to check the queue's limits (~1,200 segments looked at per packet in the benchmark's
   // impaired upload, ~20% of the proxy's main thread); one that goes to the end is now queued there.
+  // ~2.4 a packet; 3.4-4.1 since the long path's start-up keeps more in flight past losses (a
+  // repair lands mid-queue more often), 296 without the appending path: bound 8.
   const data = content(6 * 1024 * 1024, 23);
   const { got, receiverStats } = await transfer(data, (i) => i > 0 && i % 100 === 0);
   assert.equal(got.sha256, await sha256(data));
@@ -514,7 +595,7 @@ Deno.test("receive queue: segments behind a hole are queued without walking the 
       (steps / packets).toFixed(1)
     } each)`,
   );
-  assert.ok(steps < 4 * packets, `${steps} queued segments looked at for ${packets} packets in`);
+  assert.ok(steps < 8 * packets, `${steps} queued segments looked at for ${packets} packets in`);
 });
 
 Deno.test("a round trip that grows under a flow (another flow's queue) does not starve it", async () => {

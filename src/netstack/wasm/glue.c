@@ -1188,7 +1188,7 @@ EXPORT(icmp_unreach) s32_t newt_icmp_unreach(u32_t qlen, u32_t code, u32_t from_
 
 /* ---- statistics ---- */
 extern u32_t newt_heap_search_steps; /* heap_next_fit.patch */
-#define STAT_WORDS 64
+#define STAT_WORDS 72
 static u32_t stat_out[STAT_WORDS];
 
 /** Fills and returns the statistics block (layout documented in stack.ts STAT_NAMES). */

@@ -122,6 +122,16 @@
    of NEWT_TCP_PACE_TICK_MS while the pacer holds them (glue.c pace_tick; JS timers fire ~2 ms
    apart): their ACKs come a round trip apart in clumps. */
 #define NEWT_TCP_PACE_TIMER_MIN_RTT_MS 4
+/* A long path: a flow with a lowest RTT of at least NEWT_TCP_PACE_TIMER_MIN_RTT_MS. Its pacer
+   cycles like BBR's (NEWT_TCP_PACE_PROBE_X4 / 4 for one round of the model's window, DRAIN the
+   next, 1x for the rest, after a start-up at 2x that lasts until NEWT_TCP_STARTUP_ROUNDS rounds
+   have not raised the rate by a quarter; a short path paces at a steady NEWT_TCP_PACE_GAIN_X4 /
+   4) and a loss
+   holds its window at the model's floor (tcp_recovery.patch, newt_tcp_pace_gain_x4). */
+#define NEWT_TCP_LONG_PATH(pcb) ((pcb)->newt_min_rtt >= NEWT_TCP_PACE_TIMER_MIN_RTT_MS)
+#define NEWT_TCP_STARTUP_ROUNDS 3U
+#define NEWT_TCP_PACE_PROBE_X4 6U
+#define NEWT_TCP_PACE_DRAIN_X4 3U
 #define NEWT_TCP_PACE_TICK_MS 1
 #define LWIP_TCP_SACK_OUT 1
 #define LWIP_TCP_MAX_SACK_NUM 4
