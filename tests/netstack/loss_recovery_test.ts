@@ -556,7 +556,7 @@ const BASE = 256 * 1024;
 Deno.test("send quota: on a 20 ms path the quota grows past its base with the path model, unless tcpSendQuotaMax fixes it", async () => {
   // Data after a lost segment stays queued until the repair is acknowledged, a round trip or
   // two later. The quota grows with the sender's path model (twice its window, up to
-  // tcpSendQuotaMax), so the receiver's 2 MiB window, not the base quota, bounds the flight.
+  // tcpSendQuotaMax), so the receiver's 3 MiB window, not the base quota, bounds the flight.
   // Every 1000th first transmission is lost: a hole now and then.
   const data = content(12 * 1024 * 1024, 16);
   const drop = (i: number) => i > 0 && i % 1000 === 0;

@@ -353,7 +353,7 @@ Deno.test("pool sizes are what lwipopts.h says (stats layout matches glue.c)", O
   const { s } = await single();
   const st = s.stats();
   assert.deepEqual(st["pool.tcp_pcb_size"], 4096);
-  assert.deepEqual(st["pool.pbuf_size"], 4096);
+  assert.deepEqual(st["pool.pbuf_size"], 6144);
   assert.deepEqual(st["pool.tcp_seg_size"], 16384);
   assert.deepEqual(st["pool.heap_size"], 16 * 1024 * 1024);
   s.close();

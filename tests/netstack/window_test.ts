@@ -142,6 +142,26 @@ for (const via of ["listener", "accept-any"] as const) {
   }
 }
 
+Deno.test("default window: a paused reader lets 3 MiB in", OPTS, async () => {
+  // 3 MiB: what ~800 Mbit/s keeps in flight over a 15 ms round trip plus the round trip's worth
+  // waiting behind a hole. With the 2 MiB of before, the bench's impaired upload (10 ms, 0.5%
+  // loss) found the client's sender window-bound ~40% of the time (its kernel's rwnd_limited).
+  const { proxy, peer, close } = await stackPair({}, {});
+  const fromPeer = tap(peer);
+  const { client, server } = await open(proxy, peer, "accept-any");
+  const data = content(4 * 1024 * KiB, 6);
+  const writing = client.write(data).then(() => client.closeWrite());
+  await settle(fromPeer);
+  const sent = fromPeer.reduce((n, s) => n + s.len, 0);
+  const window = 3 * 1024 * KiB;
+  assert.ok(sent <= window && sent > window - 1460, `sent ${sent} into the default window`);
+  await readRestAndCompare(server, data, new Uint8Array(0));
+  await writing;
+  client.close();
+  server.close();
+  close();
+});
+
 Deno.test(
   "paused reader: the sender fills the window exactly, nothing is retransmitted, a read reopens it at once",
   OPTS,

@@ -72,8 +72,10 @@
 #define MEM_USE_POOLS 0
 /* Heap for outbound TCP data (tcp_write copies) and UDP/ICMP sends. */
 #define MEM_SIZE (16 * 1024 * 1024)
-/* Inbound packets, out-of-order segments and reassembly use the pbuf pool. */
-#define PBUF_POOL_SIZE 4096
+/* Inbound packets, out-of-order segments and reassembly use the pbuf pool (6,144 x 1,600 bytes:
+   one flow's out-of-order queue may take 3 of 8 of it, as 1,536 of 4,096 did before the window
+   grew to 3 MiB). */
+#define PBUF_POOL_SIZE 6144
 #define PBUF_POOL_BUFSIZE 1600
 #define MEMP_NUM_PBUF 64
 #define MEMP_NUM_UDP_PCB 512
@@ -104,8 +106,8 @@
 #define TCP_ENSURE_LOCAL_PORT_RANGE(port) \
   ((u16_t)((((port) & (u16_t)~TCP_LOCAL_PORT_RANGE_START) % 0x3fff) + TCP_LOCAL_PORT_RANGE_START))
 #define TCP_QUEUE_OOSEQ 1
-#define TCP_OOSEQ_MAX_BYTES (2 * 1024 * 1024) /* the default window: out-of-order data is kept, not dropped */
-#define TCP_OOSEQ_MAX_PBUFS 1536
+#define TCP_OOSEQ_MAX_BYTES (3 * 1024 * 1024) /* the default window: out-of-order data is kept, not dropped */
+#define TCP_OOSEQ_MAX_PBUFS 2304
 /* The sender's pacer (tcp_recovery.patch, newt_tcp_pace_credit): new data leaves at 5/4 of the
    highest recent delivery rate (2x in slow start, never below half a window per lowest RTT),
    timed in microseconds, in bursts of 100 us of that rate or a tenth of the lowest RTT when that
