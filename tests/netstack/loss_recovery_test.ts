@@ -402,12 +402,12 @@ Deno.test("a path without a queue holds most losses at the path model's floor", 
   // that stays above the floor is not counted as held, and segments that waited behind a
   // repaired hole lengthen the smoothed RTT, which can make the rule see a queue (0-5 cuts below
   // the floor per seed). A loaded host can stretch this path past the 4 ms of a long one, where
-  // no loss is cut below the floor. Until this session the test ran
-  // on the 20 ms path and counted how often the window stopped the sender, to show the window
-  // raised back to the floor at each round's end: there start-up now paces at twice the rate
-  // past losses with the window at the floor as its bound, so that count no longer says it, and
-  // on a 2 ms path timer noise hides it (369-648 stops without the raise over four seeds,
-  // 289-324 with it, and 680 once in a loaded full suite).
+  // no loss is cut below the floor.
+  // Before the long path's pacer (0df5e08) this test ran on the 20 ms path and counted how often
+  // the window stopped the sender, to show the window raised back to the floor at each round's
+  // end. There start-up now paces at twice the rate past losses, bounded by the window at the
+  // floor, so the count no longer says it; on a 2 ms path timer noise hides it (369-648 stops
+  // over four seeds without the raise, 289-324 with it, 680 once in a loaded full suite).
   const data = content(4 * 1024 * 1024, 18);
   for (const seed of [99, 13, 7, 42]) {
     const lose = prng(seed);

@@ -108,10 +108,10 @@
 #define TCP_QUEUE_OOSEQ 1
 #define TCP_OOSEQ_MAX_BYTES (3 * 1024 * 1024) /* the default window: out-of-order data is kept, not dropped */
 #define TCP_OOSEQ_MAX_PBUFS 2304
-/* The sender's pacer (tcp_recovery.patch, newt_tcp_pace_credit): new data leaves at 5/4 of the
-   highest recent delivery rate (2x in slow start, never below half a window per lowest RTT),
-   timed in microseconds, in bursts of 100 us of that rate or a tenth of the lowest RTT when that
-   is longer (8 segments at least); up to 2 ms of it may be banked while that is at most 64
+/* The sender's pacer (tcp_recovery.patch, newt_tcp_pace_credit): on a short path new data leaves
+   at 5/4 of the highest recent delivery rate (a long path's gains are below; 2x in slow start,
+   never below half a window per lowest RTT), timed in microseconds, in bursts of 100 us of that
+   rate or a tenth of the lowest RTT when that is longer (8 segments at least); up to 2 ms of it may be banked while that is at most 64
    segments, a bound each loss recovery halves and each round without one raises by a segment.
    NEWT_TCP_PACE_GAIN_X4 0 turns it off. */
 #define NEWT_TCP_PACE_GAIN_X4 5
@@ -124,17 +124,17 @@
    of NEWT_TCP_PACE_TICK_MS while the pacer holds them (glue.c pace_tick; JS timers fire ~2 ms
    apart): their ACKs come a round trip apart in clumps. */
 #define NEWT_TCP_PACE_TIMER_MIN_RTT_MS 4
-/* A long path: a flow with a lowest RTT of at least NEWT_TCP_PACE_TIMER_MIN_RTT_MS. Its pacer
-   cycles like BBR's (NEWT_TCP_PACE_PROBE_X4 / 4 for one round of the model's window, DRAIN the
-   next, 1x for the rest, after a start-up at 2x that lasts until NEWT_TCP_STARTUP_ROUNDS rounds
-   have not raised the rate by a quarter; a short path paces at a steady NEWT_TCP_PACE_GAIN_X4 /
-   4) and a loss
-   holds its window at the model's floor (tcp_recovery.patch, newt_tcp_pace_gain_x4). */
+#define NEWT_TCP_PACE_TICK_MS 1
+/* A long path: a flow whose lowest RTT is at least NEWT_TCP_PACE_TIMER_MIN_RTT_MS. Its pacer
+   follows BBR (tcp_recovery.patch, newt_tcp_pace_gain_x4): 2x until NEWT_TCP_STARTUP_ROUNDS
+   rounds have not raised the rate by a quarter, then NEWT_TCP_PACE_PROBE_X4 / 4 for one round of
+   the model's window, NEWT_TCP_PACE_DRAIN_X4 / 4 the next and 1x for the rest, and each of its
+   losses holds the window at the model's floor. A short path paces at a steady
+   NEWT_TCP_PACE_GAIN_X4 / 4 and keeps TCP Veno's rule for losses. */
 #define NEWT_TCP_LONG_PATH(pcb) ((pcb)->newt_min_rtt >= NEWT_TCP_PACE_TIMER_MIN_RTT_MS)
 #define NEWT_TCP_STARTUP_ROUNDS 3U
 #define NEWT_TCP_PACE_PROBE_X4 6U
 #define NEWT_TCP_PACE_DRAIN_X4 3U
-#define NEWT_TCP_PACE_TICK_MS 1
 #define LWIP_TCP_SACK_OUT 1
 #define LWIP_TCP_MAX_SACK_NUM 4
 /* TCP timestamps (RFC 7323) are compiled in, and a stack answers a SYN that offers them (and
