@@ -7,7 +7,7 @@
  */
 import v8 from "node:v8";
 import { startProxy } from "../../src/server.ts";
-import { flowProxyOptions } from "../../src/cli/proxy_wiring.ts";
+import { flowProxyOptions, transportOptions } from "../../src/cli/proxy_wiring.ts";
 import { parseServerConfig, toPeerOptions } from "../../src/cli/server_config.ts";
 import { ConsoleHandler, getLogger, setup } from "../../src/log.ts";
 import { formatCidr } from "../../src/wire/ip_address.ts";
@@ -25,10 +25,7 @@ const handle = await startProxy({
   ...(iface.mtu !== undefined ? { mtu: iface.mtu } : {}),
   peers: config.wg.peers.map(toPeerOptions),
   proxy: flowProxyOptions(config.proxy),
-  udpWorker: config.proxy.udpWorker,
-  directSend: config.proxy.directSend,
-  udpBackend: config.proxy.udpBackend,
-  ...(config.proxy.tcpTimestamps ? { netstack: { tcpTimestamps: true } } : {}),
+  ...transportOptions(config.proxy),
   logger: getLogger("bench"),
 });
 console.log(JSON.stringify({

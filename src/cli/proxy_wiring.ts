@@ -1,7 +1,8 @@
 /**
  * Turns the `[Proxy]` section's {@link ProxyOptions} into the flow proxy's options of
  * `startProxy` (src/server.ts): rules, limits, timeouts, flow log, and our own listen endpoints
- * (the metrics port) that peers must not reach through the proxy.
+ * (the metrics port) that peers must not reach through the proxy; and into the UDP socket's and
+ * the netstack's options.
  *
  * @module
  */
@@ -19,6 +20,25 @@ export function dnsResolverOption(o: ProxyOptions): DnsResolverOption {
 
 /** The `proxy` field of `startProxy`'s config. */
 export type FlowOptions = NonNullable<ProxyConfig["proxy"]>;
+
+/** The fields of `startProxy`'s config set by the `[Proxy]` keys for the socket and the netstack. */
+export type TransportOptions = Pick<
+  ProxyConfig,
+  "udpWorker" | "directSend" | "udpBackend" | "netstack"
+>;
+
+/**
+ * The UDP socket's and the netstack's options (`UdpWorker`, `DirectSend`, `UdpBackend`,
+ * `TcpTimestamps`): one mapping for the CLI and the benchmark's system under test.
+ */
+export function transportOptions(o: ProxyOptions): TransportOptions {
+  return {
+    udpWorker: o.udpWorker,
+    directSend: o.directSend,
+    udpBackend: o.udpBackend,
+    ...(o.tcpTimestamps ? { netstack: { tcpTimestamps: true } } : {}),
+  };
+}
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
 

@@ -36,7 +36,12 @@ import { booleanFlag, type CommandSpec, listFlag, type ParsedFlags, stringFlag }
 import { setupLogging } from "./logging.ts";
 import { type MetricsServer, renderMetrics, serveMetrics } from "./metrics.ts";
 import { printClientConfig } from "./output.ts";
-import { dnsResolverOption, type FlowOptions, flowProxyOptions } from "./proxy_wiring.ts";
+import {
+  dnsResolverOption,
+  type FlowOptions,
+  flowProxyOptions,
+  transportOptions,
+} from "./proxy_wiring.ts";
 import {
   type ListenAddress,
   parseListenAddress,
@@ -302,10 +307,7 @@ async function startOrExplain(
       peers: src.config.wg.peers.map(toPeerOptions),
       proxy,
       dnsResolver: dnsResolverOption(options),
-      udpWorker: options.udpWorker,
-      directSend: options.directSend,
-      udpBackend: options.udpBackend,
-      ...(options.tcpTimestamps ? { netstack: { tcpTimestamps: true } } : {}),
+      ...transportOptions(options),
       logger: log,
     });
   } catch (e) {

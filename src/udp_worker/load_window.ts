@@ -1,8 +1,9 @@
 /**
  * How busy a socket has been lately, cheaply: callers add to {@link LoadWindow.count} per
  * datagram (one, or its bytes; no clock read) and ask {@link LoadWindow.load} only when a decision
- * depends on it, which reads the clock and rolls the window. A window that ran long because nobody asked still counts,
- * at its rate (scaled to one window), so a long busy stretch is not mistaken for a quiet one.
+ * depends on it, which reads the clock and rolls the window. A window that ran long because nobody
+ * asked still counts, at its rate (scaled to one window), so a long busy stretch is not mistaken
+ * for a quiet one.
  *
  * @module
  */

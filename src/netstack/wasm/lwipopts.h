@@ -143,6 +143,7 @@
    connection to the same target is still in TIME_WAIT, and they cost 12 bytes a segment (~2% of
    a download in interleaved bench runs). bench/PERFORMANCE.md, sixteenth session. */
 #define LWIP_TCP_TIMESTAMPS 1
+extern unsigned char newt_tcp_timestamps; /* glue.c (u8_t), config key 8 */
 #define TCP_LISTEN_BACKLOG 0
 /* A window update (an ACK of its own when the reader frees room) once the window has grown by a
    quarter of the configured window, at most 64 KiB, not lwIP's 4 segments: ACKs of data carry
