@@ -16,6 +16,7 @@ export {
   DEFAULT_RECEIVE_BATCH,
   DEFAULT_RING_BYTES,
   DIRECT_PER_RUN,
+  DIRECT_PER_TASK,
   isUdpWorkerSocket,
   listenUdpWorker,
   type ListenUdpWorkerOptions,

@@ -36,10 +36,14 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls `cond` every 10 ms, at most `ms`. */
-export async function until(cond: () => boolean, ms = 3000): Promise<void> {
+/** Polls `cond` every 10 ms, at most `ms`; `what` says what was awaited in the failure. */
+export async function until(
+  cond: () => boolean,
+  ms = 3000,
+  what: () => string = () => "",
+): Promise<void> {
   for (let t = 0; t < ms && !cond(); t += 10) await sleep(10);
-  assert.ok(cond(), "condition not reached in time");
+  assert.ok(cond(), `condition not reached in time ${what()}`);
 }
 
 /**
