@@ -98,9 +98,10 @@ export interface UdpSocket {
    */
   onSideSocket?(start: (side: UdpSocket) => void): void;
   /**
-   * Sends without awaiting completion (errors counted, not thrown). The socket may read `data`
-   * after this returns: do not modify it afterwards. Order is not guaranteed: measured in Deno
-   * 2.9.6, sends that have to wait (fresh socket, full send buffer) go out in reverse order.
+   * Sends without awaiting completion (errors counted, not thrown). Unless `copiesOnSend`, the
+   * socket may read `data` after this returns: do not modify it afterwards. Order is not
+   * guaranteed: measured in Deno 2.9.6, sends that have to wait (fresh socket, full send buffer,
+   * beyond the first ~256 of one turn of the event loop) go out in reverse order.
    */
   send(data: Uint8Array, to: UdpRemote): void;
   /** Closes the socket; a pending and every later `receive` resolves null. Idempotent. */
@@ -185,8 +186,20 @@ export function hasDenoDatagram(): boolean {
   return denoListenDatagram() !== undefined;
 }
 
+/**
+ * Buffers a Deno socket's sends copy into, at most (made as they are needed): the send op may
+ * read its buffer after `send` returns, so each is reused once its send has settled. A send
+ * beyond them, or of a datagram larger than {@link SEND_POOL_BYTES}, takes a fresh copy — which
+ * costs ~1 µs more a datagram than the pool's (an ArrayBuffer each; ~3.0 against ~2.0 µs a send,
+ * measured in a loop of 200k on this machine, Deno 2.9.6).
+ */
+export const SEND_POOL_BUFFERS = 256;
+/** Bytes of one pooled send buffer: a full-size WireGuard datagram (1,500-byte MTU) fits. */
+export const SEND_POOL_BYTES = 2048;
+
 class DenoUdpSocket implements UdpSocket {
   readonly backend = "deno" as const;
+  readonly copiesOnSend = true;
   readonly stats: UdpStats = newStats();
   readonly localAddr: { hostname: string; port: number };
   #conn: DenoDatagramConn;
@@ -195,6 +208,11 @@ class DenoUdpSocket implements UdpSocket {
     this.stats.sendErrors++;
     this.stats.lastSendError = String(err);
   };
+  // The send pool: buffer i is free while i is in #free; its settle handlers put it back.
+  readonly #pool: Uint8Array[] = [];
+  readonly #free: number[] = [];
+  readonly #settled: (() => void)[] = [];
+  readonly #failed: ((err: unknown) => void)[] = [];
 
   constructor(conn: DenoDatagramConn) {
     this.#conn = conn;
@@ -224,12 +242,35 @@ class DenoUdpSocket implements UdpSocket {
   send(data: Uint8Array, to: UdpRemote): void {
     this.stats.sent++;
     if (badPort(to.port)) return this.#onSendError(new RangeError(`invalid port ${to.port}`));
+    const addr = { transport: "udp" as const, hostname: to.address, port: to.port };
+    const i = data.length <= SEND_POOL_BYTES ? (this.#free.pop() ?? this.#grow()) : -1;
     try {
-      this.#conn.send(data, { transport: "udp", hostname: to.address, port: to.port })
-        .catch(this.#onSendError);
+      if (i < 0) {
+        this.#conn.send(data.slice(), addr).catch(this.#onSendError);
+        return;
+      }
+      const buf = this.#pool[i]!;
+      buf.set(data);
+      this.#conn.send(buf.subarray(0, data.length), addr).then(this.#settled[i], this.#failed[i]);
     } catch (err) {
+      if (i >= 0) this.#free.push(i);
       this.#onSendError(err);
     }
+  }
+
+  /** A new pool buffer's index, or -1 at the bound. */
+  #grow(): number {
+    const i = this.#pool.length;
+    if (i >= SEND_POOL_BUFFERS) return -1;
+    this.#pool.push(new Uint8Array(SEND_POOL_BYTES));
+    this.#settled.push(() => {
+      this.#free.push(i);
+    });
+    this.#failed.push((err) => {
+      this.#free.push(i);
+      this.#onSendError(err);
+    });
+    return i;
   }
 
   close(): void {
@@ -383,6 +424,7 @@ const SCRATCH_SIZE = 65536;
 
 class MergedUdpSocket implements UdpSocket {
   readonly stats: UdpStats = newStats();
+  readonly copiesOnSend: boolean;
   readonly backend: UdpBackend;
   readonly localAddr: { hostname: string; port: number };
   readonly #v6: UdpSocket;
@@ -398,6 +440,7 @@ class MergedUdpSocket implements UdpSocket {
   constructor(v6: UdpSocket, v4: UdpSocket) {
     this.#v6 = v6;
     this.#v4 = v4;
+    this.copiesOnSend = v6.copiesOnSend === true && v4.copiesOnSend === true;
     this.backend = v6.backend;
     this.localAddr = v6.localAddr;
   }

@@ -4,10 +4,13 @@ import {
   listenUdp,
   mergeUdpSockets,
   normaliseAddress,
+  SEND_POOL_BUFFERS,
+  SEND_POOL_BYTES,
   type UdpReceived,
   type UdpSocket,
 } from "../src/udp_socket.ts";
 import { ffiUdpSupported } from "../src/udp_ffi.ts";
+import { isUdpWorkerSocket, listenUdpWorker } from "../src/udp_worker/mod.ts";
 
 const BACKENDS = ["deno", "node", "ffi"] as const;
 const DENO_SKIP = "Deno.listenDatagram absent: run with --unstable-net to test the deno backend";
@@ -179,6 +182,53 @@ for (const backend of BACKENDS) {
     },
   });
 }
+
+Deno.test({
+  name:
+    "deno: send copies, so the caller may reuse its buffer at once, past the send pool's bound and beyond a pool buffer's size",
+  ignore: ignoredForBackend("deno"),
+  async fn() {
+    const tx = await listenUdp({ hostname: "127.0.0.1", backend: "deno" });
+    // drained by a Worker of its own: this thread sends the whole burst without yielding
+    const rx = await listenUdpWorker({ hostname: "127.0.0.1", port: 0, directSend: false });
+    const got = new Map<number, Uint8Array>();
+    const reading = (async () => {
+      const buf = new Uint8Array(4096);
+      for (;;) {
+        const r = await rx.receive(buf);
+        if (r === null) return;
+        got.set(buf[0]! | buf[1]! << 8, buf.slice(0, r.length));
+      }
+    })();
+    try {
+      assert.equal(tx.copiesOnSend, true);
+      const to = { address: "127.0.0.1", port: rx.localAddr.port };
+      const count = SEND_POOL_BUFFERS + 100;
+      const sizeOf = (n: number) => n % 100 === 7 ? SEND_POOL_BYTES + 1000 : 64;
+      const buf = new Uint8Array(SEND_POOL_BYTES + 1000);
+      for (let n = 0; n < count; n++) {
+        const d = buf.subarray(0, sizeOf(n)).fill(n & 0xff);
+        d[0] = n & 0xff;
+        d[1] = n >> 8;
+        tx.send(d, to);
+        buf.fill(0xee); // the caller's next datagram, before the op has run
+      }
+      const deadline = Date.now() + 3000;
+      while (got.size < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(got.size, count);
+      for (const [n, d] of got) {
+        assert.equal(d.length, sizeOf(n));
+        assert.ok(d.subarray(2).every((b) => b === (n & 0xff)), `datagram ${n} intact`);
+      }
+      assert.equal(tx.stats.sendErrors, 0);
+    } finally {
+      tx.close();
+      rx.close();
+      await reading;
+      if (isUdpWorkerSocket(rx)) await withTimeout(rx.closed, 3000, "close");
+    }
+  },
+});
 
 Deno.test("node: bounded queue drops and counts when the reader falls behind", async () => {
   const a = await listenUdp({ hostname: "127.0.0.1", backend: "node", queueLimit: 5 });

@@ -209,22 +209,6 @@ export class DatagramRing {
   }
 
   /**
-   * Takes the next datagram as a fresh (non-shared) copy, header words into `meta`; null when
-   * empty. For a consumer that hands the bytes to an API which may read them later.
-   */
-  shiftCopy(meta: Int32Array): Uint8Array | null {
-    const w = this.#next();
-    if (w < 0) return null;
-    const i32 = this.#i32;
-    const len = i32[w]!;
-    for (let i = 0; i < RECORD_META_WORDS; i++) meta[i] = i32[w + i]!;
-    const start = (w << 2) + RECORD_HEADER_BYTES;
-    const copy = this.#u8.slice(start, start + len);
-    this.#release(len);
-    return copy;
-  }
-
-  /**
    * Consumer: announces it is about to sleep. Returns true if it may sleep (still empty after
    * the flag is visible), false if data raced in (the flag is cleared again).
    */

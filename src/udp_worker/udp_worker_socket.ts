@@ -557,8 +557,8 @@ class WorkerUdpSocket implements UdpWorkerSocket {
       this.#directTaskTimer = setTimeout(this.#endDirectTask, 0);
     }
     this.stats.directSent++;
-    // A copy: the caller reuses its buffer once send returns; the op may read it later.
-    direct.send(data.slice(), to);
+    // The caller reuses its buffer once send returns; a socket that does not copy may read later.
+    direct.send(direct.copiesOnSend ? data : data.slice(), to);
   }
 
   #terminate(): void {

@@ -127,13 +127,17 @@ async function sendLoop(
   const meta = new Int32Array(RECORD_META_WORDS);
   const decoder = new RemoteDecoder();
   const yielder = new TaskYielder();
+  const buf = new Uint8Array(RECEIVE_BUFFER_BYTES);
+  // The deno backend copies into buffers of its own; another may read the bytes after send()
+  // returns, when this buffer holds the next datagram: it gets a copy of its own.
+  const copies = sock.copiesOnSend === true;
   while (!ring.closed) {
     let n = 0;
     for (; n < BATCH; n++) {
-      // A copy: the socket may read the bytes after send() returns, the ring slot would not wait.
-      const data = ring.shiftCopy(meta);
-      if (data === null) break;
-      sock.send(data, decoder.decode(meta));
+      const len = ring.shiftInto(buf, meta);
+      if (len < 0) break;
+      const data = buf.subarray(0, len);
+      sock.send(copies ? data : data.slice(), decoder.decode(meta));
     }
     if (n > 0) {
       Atomics.add(words, STAT_WORKER_SENT, n);
