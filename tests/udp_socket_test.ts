@@ -6,10 +6,12 @@ import {
   normaliseAddress,
   SEND_POOL_BUFFERS,
   SEND_POOL_BYTES,
+  SEND_QUEUE_LIMIT,
+  SENDS_PER_TURN,
   type UdpReceived,
   type UdpSocket,
 } from "../src/udp_socket.ts";
-import { ffiUdpSupported } from "../src/udp_ffi.ts";
+import { ffiUdpSupported, listenUdpFfi } from "../src/udp_ffi.ts";
 import { isUdpWorkerSocket, listenUdpWorker } from "../src/udp_worker/mod.ts";
 
 const BACKENDS = ["deno", "node", "ffi"] as const;
@@ -21,6 +23,11 @@ function withTimeout<T>(p: Promise<T>, ms = 2000, what = "receive"): Promise<T> 
     timer = setTimeout(() => reject(new Error(`${what} timed out`)), ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  for (let t = 0; t < ms && !cond(); t += 10) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond(), "condition not reached in time");
 }
 
 function ignoredForBackend(backend: string): boolean {
@@ -183,26 +190,51 @@ for (const backend of BACKENDS) {
   });
 }
 
+/**
+ * A receiver that holds a whole burst sent in one turn (this thread does not yield to read):
+ * the ffi socket's 4 MiB kernel buffer where it is granted (root), else a socket drained by a
+ * Worker of its own. Records every datagram it gets, in arrival order.
+ */
+async function burstReceiver() {
+  let rx: UdpSocket | undefined;
+  if (ffiUdpSupported()) {
+    const ffi = listenUdpFfi({ hostname: "127.0.0.1", port: 0 });
+    if (ffi.bufferBytes.receive >= 2 * 1024 * 1024) rx = ffi;
+    else ffi.close();
+  }
+  rx ??= await listenUdpWorker({ hostname: "127.0.0.1", port: 0, directSend: false });
+  const sock = rx;
+  const got: Uint8Array[] = [];
+  const reading = (async () => {
+    const buf = new Uint8Array(4096);
+    for (;;) {
+      const r = await sock.receive(buf);
+      if (r === null) return;
+      got.push(buf.slice(0, r.length));
+    }
+  })();
+  return {
+    got,
+    /** The numbers (first two bytes) of what arrived, in order. */
+    numbers: () => got.map((d) => d[0]! | d[1]! << 8),
+    to: { address: "127.0.0.1", port: sock.localAddr.port },
+    async close() {
+      sock.close();
+      await reading;
+      if (isUdpWorkerSocket(sock)) await withTimeout(sock.closed, 3000, "close");
+    },
+  };
+}
+
 Deno.test({
   name:
     "deno: send copies, so the caller may reuse its buffer at once, past the send pool's bound and beyond a pool buffer's size",
   ignore: ignoredForBackend("deno"),
   async fn() {
     const tx = await listenUdp({ hostname: "127.0.0.1", backend: "deno" });
-    // drained by a Worker of its own: this thread sends the whole burst without yielding
-    const rx = await listenUdpWorker({ hostname: "127.0.0.1", port: 0, directSend: false });
-    const got = new Map<number, Uint8Array>();
-    const reading = (async () => {
-      const buf = new Uint8Array(4096);
-      for (;;) {
-        const r = await rx.receive(buf);
-        if (r === null) return;
-        got.set(buf[0]! | buf[1]! << 8, buf.slice(0, r.length));
-      }
-    })();
+    const rx = await burstReceiver();
     try {
       assert.equal(tx.copiesOnSend, true);
-      const to = { address: "127.0.0.1", port: rx.localAddr.port };
       const count = SEND_POOL_BUFFERS + 100;
       const sizeOf = (n: number) => n % 100 === 7 ? SEND_POOL_BYTES + 1000 : 64;
       const buf = new Uint8Array(SEND_POOL_BYTES + 1000);
@@ -210,22 +242,47 @@ Deno.test({
         const d = buf.subarray(0, sizeOf(n)).fill(n & 0xff);
         d[0] = n & 0xff;
         d[1] = n >> 8;
-        tx.send(d, to);
+        tx.send(d, rx.to);
         buf.fill(0xee); // the caller's next datagram, before the op has run
       }
-      const deadline = Date.now() + 3000;
-      while (got.size < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      assert.equal(got.size, count);
-      for (const [n, d] of got) {
+      await until(() => rx.got.length === count);
+      for (const d of rx.got) {
+        const n = d[0]! | d[1]! << 8;
         assert.equal(d.length, sizeOf(n));
         assert.ok(d.subarray(2).every((b) => b === (n & 0xff)), `datagram ${n} intact`);
       }
+      assert.equal(new Set(rx.numbers()).size, count);
       assert.equal(tx.stats.sendErrors, 0);
     } finally {
       tx.close();
-      rx.close();
-      await reading;
-      if (isUdpWorkerSocket(rx)) await withTimeout(rx.closed, 3000, "close");
+      await rx.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "deno: a burst in one turn leaves in order (Deno reverses what it defers), the waiting queue bounded",
+  ignore: ignoredForBackend("deno"),
+  async fn() {
+    const tx = await listenUdp({ hostname: "127.0.0.1", backend: "deno" });
+    const rx = await burstReceiver();
+    try {
+      const send = (n: number) => tx.send(new Uint8Array([n & 0xff, n >> 8]), rx.to);
+      // warm the socket (its first sends wait, and would go out reversed however few)
+      send(0);
+      await until(() => rx.got.length === 1);
+      for (let n = 1; n <= 600; n++) send(n);
+      await until(() => rx.got.length === 601);
+      assert.deepEqual(rx.numbers(), [...Array(601).keys()]);
+      // More than the queue holds, in one turn: the excess is dropped and counted.
+      const errors = tx.stats.sendErrors;
+      for (let n = 0; n < SENDS_PER_TURN + SEND_QUEUE_LIMIT + 10; n++) send(1000);
+      assert.equal(tx.stats.sendErrors - errors, 10);
+      assert.match(tx.stats.lastSendError ?? "", /send queue full/);
+    } finally {
+      tx.close();
+      await rx.close();
     }
   },
 });

@@ -145,6 +145,7 @@ async function sendLoop(
     }
     if (n < BATCH && ring.prepareSleep()) await ring.sleep();
     else await yielder.yield();
+    sock.turnEnded?.(); // at most BATCH sends a turn: the socket need not wake itself to count
   }
 }
 
