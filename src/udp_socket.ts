@@ -102,7 +102,8 @@ export interface UdpSocket {
    * Sends without awaiting completion (errors counted, not thrown). Unless `copiesOnSend`, the
    * socket may read `data` after this returns: do not modify it afterwards. Order is not
    * guaranteed: measured in Deno 2.9.6, sends that have to wait (fresh socket, full send buffer,
-   * beyond the first ~256 of one turn of the event loop) go out in reverse order.
+   * beyond the first ~128–256 of one turn of the event loop) go out in reverse order; the deno
+   * backend holds back what would go beyond ({@link SENDS_PER_TURN}).
    */
   send(data: Uint8Array, to: UdpRemote): void;
   /**
@@ -206,8 +207,8 @@ export const SEND_POOL_BUFFERS = 256;
 export const SEND_POOL_BYTES = 2048;
 /**
  * Sends a Deno socket starts in one turn of the event loop; the rest wait, in order, for the
- * next. Deno defers a turn's async ops past its first ~256 and runs the deferred ones newest
- * first (measured, 2.9.6): a longer burst left reversed.
+ * next. Deno defers a turn's async ops past its first ~128–256 (fewer with other ops in the turn)
+ * and runs the deferred ones newest first (measured, 2.9.6): a longer burst left reversed.
  */
 export const SENDS_PER_TURN = 128;
 /** Datagrams waiting for a later turn at most; a send beyond is dropped and counted. */
@@ -541,6 +542,11 @@ class MergedUdpSocket implements UdpSocket {
     const before = sock.stats.sendErrors;
     sock.send(data, { address, port: to.port });
     if (sock.stats.sendErrors !== before) this.stats.sendErrors++;
+  }
+
+  turnEnded(): void {
+    this.#v6.turnEnded?.();
+    this.#v4.turnEnded?.();
   }
 
   get childStats(): [UdpStats, UdpStats] {

@@ -22,8 +22,9 @@
  * socket has been quiet — at most {@link QUIET_MAX_DATAGRAMS} taken and sent over about two
  * {@link QUIET_WINDOW_MS} windows, {@link DIRECT_PER_RUN} per synchronous run and
  * {@link DIRECT_PER_TASK} between timer tasks. Under bulk traffic the syscall and the kernel's
- * delivery would land on this thread, the busier one, so the ring goes on carrying it. `directSend: false` keeps the port exclusive: with it, another
- * local process that sets `SO_REUSEADDR` may bind the port too, and would take incoming datagrams.
+ * delivery would land on this thread, the busier one, so the ring goes on carrying it.
+ * `directSend: false` keeps the port exclusive: with it, another local process that sets
+ * `SO_REUSEADDR` may bind the port too, and would take incoming datagrams.
  *
  * Quiet mode, the receiving half of it: a datagram handed over by the Worker waits for this
  * thread's wake-up too. While the bytes received and sent over about two {@link CALM_WINDOW_MS}
