@@ -160,16 +160,39 @@ Deno.test({
     if (await which("iperf3")) {
       await t.step("iperf3 up and down (throughput recorded)", async () => {
         const srv = server.spawn("iperf3", ["-s", "-B", T, "-p", "5201"]);
-        await new Promise((res) => setTimeout(res, 500));
+        type IperfResult = {
+          error?: string;
+          end: { sum_received: { bits_per_second: number; bytes: number } };
+        };
+        // The server may not listen yet on a loaded host: a refused start is tried again.
+        const iperf = async (extra: string[]): Promise<IperfResult> => {
+          for (let attempt = 1;; attempt++) {
+            await new Promise((res) => setTimeout(res, 500));
+            const out = await client.exec("iperf3", [
+              "-c",
+              T,
+              "-p",
+              "5201",
+              "-t",
+              "3",
+              "-J",
+              ...extra,
+            ])
+              .catch((e) => String(e));
+            let j: IperfResult | undefined;
+            try {
+              j = JSON.parse(out.slice(out.indexOf("{")));
+            } catch { /* not JSON: the error text below */ }
+            if (j?.end?.sum_received !== undefined) return j;
+            if (attempt >= 5) {
+              throw new Error(`iperf3 ${extra.join(" ")} failed: ${j?.error ?? out}`);
+            }
+          }
+        };
         try {
-          const up = JSON.parse(
-            await client.exec("iperf3", ["-c", T, "-p", "5201", "-t", "3", "-J"]),
-          );
-          const down = JSON.parse(
-            await client.exec("iperf3", ["-c", T, "-p", "5201", "-t", "3", "-R", "-J"]),
-          );
-          const mbit = (j: { end: { sum_received: { bits_per_second: number } } }) =>
-            (j.end.sum_received.bits_per_second / 1e6).toFixed(1);
+          const up = await iperf([]);
+          const down = await iperf(["-R"]);
+          const mbit = (j: IperfResult) => (j.end.sum_received.bits_per_second / 1e6).toFixed(1);
           console.log(
             `iperf3 through wireguard-go → proxy: up ${mbit(up)} Mbit/s, down ${mbit(down)} Mbit/s`,
           );
