@@ -137,6 +137,11 @@ export interface ListenUdpOptions {
    * Worker's direct-send socket, `udp_worker_socket.ts`). Default false: the port is exclusive.
    */
   reuseAddress?: boolean | undefined;
+  /**
+   * Deno backend: send buffers it may keep for reuse (default {@link SEND_POOL_BUFFERS}); sends
+   * beyond them take a fresh copy each. A socket of its own per UDP session keeps a few.
+   */
+  sendBuffers?: number | undefined;
 }
 
 /** The implementations behind {@link UdpSocket}. */
@@ -196,7 +201,8 @@ export function hasDenoDatagram(): boolean {
 }
 
 /**
- * Buffers a Deno socket's sends copy into, at most (made as they are needed): the send op may
+ * Buffers a Deno socket's sends copy into, at most by default (made as they are needed; see
+ * {@link ListenUdpOptions.sendBuffers}): the send op may
  * read its buffer after `send` returns, so each is reused once its send has settled. A send
  * beyond them, or of a datagram larger than {@link SEND_POOL_BYTES}, takes a fresh copy — which
  * costs ~1 µs more a datagram than the pool's (an ArrayBuffer each; ~3.0 against ~2.0 µs a send,
@@ -237,8 +243,11 @@ class DenoUdpSocket implements UdpSocket {
   readonly #settled: (() => void)[] = [];
   readonly #failed: ((err: unknown) => void)[] = [];
 
-  constructor(conn: DenoDatagramConn) {
+  readonly #poolLimit: number;
+
+  constructor(conn: DenoDatagramConn, sendBuffers = SEND_POOL_BUFFERS) {
     this.#conn = conn;
+    this.#poolLimit = sendBuffers;
     this.localAddr = { hostname: conn.addr.hostname, port: conn.addr.port };
   }
 
@@ -319,7 +328,7 @@ class DenoUdpSocket implements UdpSocket {
   /** A new pool buffer's index, or -1 at the bound. */
   #grow(): number {
     const i = this.#pool.length;
-    if (i >= SEND_POOL_BUFFERS) return -1;
+    if (i >= this.#poolLimit) return -1;
     this.#pool.push(new Uint8Array(SEND_POOL_BYTES));
     this.#settled.push(() => {
       this.#free.push(i);
@@ -608,8 +617,10 @@ export async function listenUdp(opts: ListenUdpOptions = {}): Promise<UdpSocket>
       );
     }
     const reuseAddress = opts.reuseAddress ?? false;
+    const sendBuffers = opts.sendBuffers;
     const main = new DenoUdpSocket(
       listenDatagram({ transport: "udp", hostname: host, port, reuseAddress }),
+      sendBuffers,
     );
     if (!(dualStack && wildcard6)) return main;
     // Probe: if 0.0.0.0 on the same port is still free, `::` is IPv6-only here (bindv6only=1).
@@ -628,7 +639,7 @@ export async function listenUdp(opts: ListenUdpOptions = {}): Promise<UdpSocket>
       main.close();
       throw err;
     }
-    return mergeUdpSockets(main, new DenoUdpSocket(v4));
+    return mergeUdpSockets(main, new DenoUdpSocket(v4, sendBuffers));
   }
 
   const queueLimit = opts.queueLimit ?? 4096;

@@ -231,34 +231,40 @@ Deno.test({
     "deno: send copies, so the caller may reuse its buffer at once, past the send pool's bound and beyond a pool buffer's size",
   ignore: ignoredForBackend("deno"),
   async fn() {
-    const tx = await listenUdp({ hostname: "127.0.0.1", backend: "deno" });
-    const rx = await burstReceiver();
-    try {
-      assert.equal(tx.copiesOnSend, true);
-      const count = SEND_POOL_BUFFERS + 100;
-      const sizeOf = (n: number) => n % 100 === 7 ? SEND_POOL_BYTES + 1000 : 64;
-      const buf = new Uint8Array(SEND_POOL_BYTES + 1000);
-      for (let n = 0; n < count; n++) {
-        const d = buf.subarray(0, sizeOf(n)).fill(n & 0xff);
-        d[0] = n & 0xff;
-        d[1] = n >> 8;
-        tx.send(d, rx.to);
-        buf.fill(0xee); // the caller's next datagram, before the op has run
-      }
-      await until(() => rx.got.length === count);
-      for (const d of rx.got) {
-        const n = d[0]! | d[1]! << 8;
-        assert.equal(d.length, sizeOf(n));
-        assert.ok(d.subarray(2).every((b) => b === (n & 0xff)), `datagram ${n} intact`);
-      }
-      assert.equal(new Set(rx.numbers()).size, count);
-      assert.equal(tx.stats.sendErrors, 0);
-    } finally {
-      tx.close();
-      await rx.close();
-    }
+    // the default pool, and a session socket's few (sendBuffers)
+    for (const sendBuffers of [undefined, 2]) await sendCopies(sendBuffers);
   },
 });
+
+/** A burst past the send pool, the buffer rewritten after each send: every datagram intact. */
+async function sendCopies(sendBuffers: number | undefined): Promise<void> {
+  const tx = await listenUdp({ hostname: "127.0.0.1", backend: "deno", sendBuffers });
+  const rx = await burstReceiver();
+  try {
+    assert.equal(tx.copiesOnSend, true);
+    const count = SEND_POOL_BUFFERS + 100;
+    const sizeOf = (n: number) => n % 100 === 7 ? SEND_POOL_BYTES + 1000 : 64;
+    const buf = new Uint8Array(SEND_POOL_BYTES + 1000);
+    for (let n = 0; n < count; n++) {
+      const d = buf.subarray(0, sizeOf(n)).fill(n & 0xff);
+      d[0] = n & 0xff;
+      d[1] = n >> 8;
+      tx.send(d, rx.to);
+      buf.fill(0xee); // the caller's next datagram, before the op has run
+    }
+    await until(() => rx.got.length === count);
+    for (const d of rx.got) {
+      const n = d[0]! | d[1]! << 8;
+      assert.equal(d.length, sizeOf(n));
+      assert.ok(d.subarray(2).every((b) => b === (n & 0xff)), `datagram ${n} intact`);
+    }
+    assert.equal(new Set(rx.numbers()).size, count);
+    assert.equal(tx.stats.sendErrors, 0);
+  } finally {
+    tx.close();
+    await rx.close();
+  }
+}
 
 Deno.test({
   name:
