@@ -202,11 +202,11 @@ export function hasDenoDatagram(): boolean {
 
 /**
  * Buffers a Deno socket's sends copy into, at most by default (made as they are needed; see
- * {@link ListenUdpOptions.sendBuffers}): the send op may
- * read its buffer after `send` returns, so each is reused once its send has settled. A send
- * beyond them, or of a datagram larger than {@link SEND_POOL_BYTES}, takes a fresh copy — which
- * costs ~1 µs more a datagram than the pool's (an ArrayBuffer each; ~3.0 against ~2.0 µs a send,
- * measured in a loop of 200k on this machine, Deno 2.9.6).
+ * {@link ListenUdpOptions.sendBuffers}): the send op may read its buffer after `send` returns,
+ * so each is reused once its send has settled. A send beyond them, or of a datagram larger than
+ * {@link SEND_POOL_BYTES}, takes a fresh copy — which costs ~1 µs more a datagram than the pool's
+ * (an ArrayBuffer each; ~3.0 against ~2.0 µs a send, measured in a loop of 200k on this machine,
+ * Deno 2.9.6).
  */
 export const SEND_POOL_BUFFERS = 256;
 /** Bytes of one pooled send buffer: a full-size WireGuard datagram (1,500-byte MTU) fits. */
