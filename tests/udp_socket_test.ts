@@ -11,8 +11,8 @@ import {
   type UdpReceived,
   type UdpSocket,
 } from "../src/udp_socket.ts";
-import { ffiUdpSupported, listenUdpFfi } from "../src/udp_ffi.ts";
-import { isUdpWorkerSocket, listenUdpWorker } from "../src/udp_worker/mod.ts";
+import { ffiUdpSupported } from "../src/udp_ffi.ts";
+import { burstReceiver, until } from "./udp_worker/_helpers.ts";
 
 const BACKENDS = ["deno", "node", "ffi"] as const;
 const DENO_SKIP = "Deno.listenDatagram absent: run with --unstable-net to test the deno backend";
@@ -23,11 +23,6 @@ function withTimeout<T>(p: Promise<T>, ms = 2000, what = "receive"): Promise<T> 
     timer = setTimeout(() => reject(new Error(`${what} timed out`)), ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
-
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  for (let t = 0; t < ms && !cond(); t += 10) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(cond(), "condition not reached in time");
 }
 
 function ignoredForBackend(backend: string): boolean {
@@ -188,42 +183,6 @@ for (const backend of BACKENDS) {
       }
     },
   });
-}
-
-/**
- * A receiver that holds a whole burst sent in one turn (this thread does not yield to read):
- * the ffi socket's 4 MiB kernel buffer where it is granted (root), else a socket drained by a
- * Worker of its own. Records every datagram it gets, in arrival order.
- */
-async function burstReceiver() {
-  let rx: UdpSocket | undefined;
-  if (ffiUdpSupported()) {
-    const ffi = listenUdpFfi({ hostname: "127.0.0.1", port: 0 });
-    if (ffi.bufferBytes.receive >= 2 * 1024 * 1024) rx = ffi;
-    else ffi.close();
-  }
-  rx ??= await listenUdpWorker({ hostname: "127.0.0.1", port: 0, directSend: false });
-  const sock = rx;
-  const got: Uint8Array[] = [];
-  const reading = (async () => {
-    const buf = new Uint8Array(4096);
-    for (;;) {
-      const r = await sock.receive(buf);
-      if (r === null) return;
-      got.push(buf.slice(0, r.length));
-    }
-  })();
-  return {
-    got,
-    /** The numbers (first two bytes) of what arrived, in order. */
-    numbers: () => got.map((d) => d[0]! | d[1]! << 8),
-    to: { address: "127.0.0.1", port: sock.localAddr.port },
-    async close() {
-      sock.close();
-      await reading;
-      if (isUdpWorkerSocket(sock)) await withTimeout(sock.closed, 3000, "close");
-    },
-  };
 }
 
 Deno.test({

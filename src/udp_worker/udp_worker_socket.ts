@@ -331,6 +331,9 @@ class WorkerUdpSocket implements UdpWorkerSocket {
   readonly #endDirectTask = () => {
     this.#directThisTask = 0;
     this.#directTaskTimer = undefined;
+    // a timer task is a later turn: the direct socket's own count of a turn's sends starts again
+    // too, so it never holds one back (a held direct send could be overtaken by the ring)
+    this.#direct?.turnEnded?.();
   };
   #directThisRun = 0;
   #directRunQueued = false;

@@ -142,17 +142,27 @@ for (const via of ["listener", "accept-any"] as const) {
   }
 }
 
+/**
+ * A flow whose reader on the proxy's side does not read: the peer writes 4 MiB (`seed`'s content)
+ * until the window is full and the segments settle. `sent` is the data the peer sent by then.
+ */
+async function pausedReader(options: Parameters<typeof stackPair>[1], seed: number) {
+  const { proxy, peer, close } = await stackPair({}, options);
+  const fromPeer = tap(peer);
+  const fromProxy = tap(proxy);
+  const { client, server } = await open(proxy, peer, "accept-any");
+  const data = content(4 * 1024 * KiB, seed);
+  const writing = client.write(data).then(() => client.closeWrite());
+  await settle(fromPeer);
+  const sent = fromPeer.reduce((n, s) => n + s.len, 0);
+  return { proxy, peer, close, fromPeer, fromProxy, client, server, data, writing, sent };
+}
+
 Deno.test("default window: a paused reader lets 3 MiB in", OPTS, async () => {
   // 3 MiB: what ~800 Mbit/s keeps in flight over a 15 ms round trip plus the round trip's worth
   // waiting behind a hole. With the 2 MiB of before, the bench's impaired upload (10 ms, 0.5%
   // loss) found the client's sender window-bound ~40% of the time (its kernel's rwnd_limited).
-  const { proxy, peer, close } = await stackPair({}, {});
-  const fromPeer = tap(peer);
-  const { client, server } = await open(proxy, peer, "accept-any");
-  const data = content(4 * 1024 * KiB, 6);
-  const writing = client.write(data).then(() => client.closeWrite());
-  await settle(fromPeer);
-  const sent = fromPeer.reduce((n, s) => n + s.len, 0);
+  const { server, client, close, data, writing, sent } = await pausedReader({}, 6);
   const window = 3 * 1024 * KiB;
   assert.ok(sent <= window && sent > window - 1460, `sent ${sent} into the default window`);
   await readRestAndCompare(server, data, new Uint8Array(0));
@@ -167,16 +177,10 @@ Deno.test(
   OPTS,
   async () => {
     const tcpWindow = 512 * KiB;
-    const { proxy, peer, close } = await stackPair({}, { tcpWindow });
-    const fromPeer = tap(peer);
-    const fromProxy = tap(proxy);
-    const { client, server } = await open(proxy, peer, "accept-any");
-    const data = content(4 * 1024 * KiB, 5);
-    const writing = client.write(data).then(() => client.closeWrite());
-    await settle(fromPeer);
+    const { peer, close, fromPeer, fromProxy, client, server, data, writing, sent } =
+      await pausedReader({ tcpWindow }, 5);
 
     // the peer filled the window up to less than one segment (it sends no runt segments)
-    const sent = fromPeer.reduce((n, s) => n + s.len, 0);
     assert.ok(sent <= tcpWindow && sent > tcpWindow - 1460, `sent ${sent} into ${tcpWindow}`);
     assert.ok(fromProxy.at(-1)!.win * WINDOW_SCALE < 1460, "the window is (nearly) closed");
 

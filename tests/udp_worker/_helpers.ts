@@ -1,6 +1,7 @@
 /** Helpers shared by the UDP Worker socket tests. */
 import assert from "node:assert/strict";
 import type { UdpReceived, UdpSocket } from "../../src/udp_socket.ts";
+import { ffiUdpSupported, listenUdpFfi } from "../../src/udp_ffi.ts";
 import {
   isUdpWorkerSocket,
   listenUdpWorker,
@@ -61,4 +62,40 @@ export async function receiveUntilClosed(
     if (r === null) return;
     onDatagram(r, buf);
   }
+}
+
+/**
+ * A receiver that holds a whole burst sent in one turn (this thread does not yield to read):
+ * the ffi socket's 4 MiB kernel buffer where it is granted (root), else a socket drained by a
+ * Worker of its own. Records every datagram it gets, in arrival order.
+ */
+export async function burstReceiver() {
+  let rx: UdpSocket | undefined;
+  if (ffiUdpSupported()) {
+    const ffi = listenUdpFfi({ hostname: "127.0.0.1", port: 0 });
+    if (ffi.bufferBytes.receive >= 2 * 1024 * 1024) rx = ffi;
+    else ffi.close();
+  }
+  rx ??= await listenUdpWorker({ hostname: "127.0.0.1", port: 0, directSend: false });
+  const sock = rx;
+  const got: Uint8Array[] = [];
+  const reading = (async () => {
+    const buf = new Uint8Array(4096);
+    for (;;) {
+      const r = await sock.receive(buf);
+      if (r === null) return;
+      got.push(buf.slice(0, r.length));
+    }
+  })();
+  return {
+    got,
+    /** The numbers (first two bytes) of what arrived, in order. */
+    numbers: () => got.map((d) => d[0]! | d[1]! << 8),
+    to: { address: "127.0.0.1", port: sock.localAddr.port },
+    async close() {
+      sock.close();
+      await reading;
+      if (isUdpWorkerSocket(sock)) await withTimeout(sock.closed, 3000, "close");
+    },
+  };
 }

@@ -16,6 +16,7 @@ import { QUIET_HOLD_MS } from "../../src/udp_worker/udp_worker_socket.ts";
 import { startProxy } from "../../src/server.ts";
 import { interopUnavailable, Netns } from "../interop/_netns.ts";
 import {
+  burstReceiver,
   closeAll,
   receiveUntilClosed,
   sleep,
@@ -57,24 +58,6 @@ function client(hostname = "127.0.0.1") {
   };
 }
 
-/**
- * A client whose socket a Worker of its own drains (into a 4 MiB ring), so this thread need not
- * yield to let it read; it records each datagram's 16-bit number.
- */
-async function drainedClient() {
-  const sock = await workerSocket({ hostname: "127.0.0.1", port: 0, directSend: false });
-  const got: number[] = [];
-  const done = receiveUntilClosed(sock, (_, buf) => got.push(buf[0]! | buf[1]! << 8));
-  return {
-    got,
-    port: sock.localAddr.port,
-    async close() {
-      await closeAll(sock);
-      await done;
-    },
-  };
-}
-
 /** Datagram `n` of a numbered burst. */
 function numbered(n: number): Uint8Array {
   return new Uint8Array([n & 0xff, n >> 8]);
@@ -87,14 +70,15 @@ function numbered(n: number): Uint8Array {
  */
 async function assertInOrder(
   sock: UdpWorkerSocket,
-  c: Awaited<ReturnType<typeof drainedClient>>,
+  c: Awaited<ReturnType<typeof burstReceiver>>,
   from: number,
   marker: number,
 ): Promise<void> {
   await sleep(20);
-  sock.send(numbered(marker), { address: "127.0.0.1", port: c.port });
-  await until(() => c.got.includes(marker), 3000, () => `marker ${marker}`);
-  const burst = c.got.slice(c.got.findIndex((n) => n >= from), c.got.indexOf(marker));
+  sock.send(numbered(marker), c.to);
+  await until(() => c.numbers().includes(marker), 3000, () => `marker ${marker}`);
+  const got = c.numbers();
+  const burst = got.slice(got.findIndex((n) => n >= from), got.indexOf(marker));
   assert.ok(burst.length > 100, `${burst.length} arrived`);
   const inversions = burst.filter((n, i) => i > 0 && n <= burst[i - 1]!).length;
   assert.equal(inversions, 0, `reordered: ${burst.join(" ")}`);
@@ -128,13 +112,13 @@ Deno.test({
   ignore: !linux,
   async fn() {
     const sock = await workerSocket({ hostname: "127.0.0.1", port: 0 });
-    const c = await drainedClient();
-    const to = { address: "127.0.0.1", port: c.port };
+    const c = await burstReceiver();
+    const to = c.to;
     try {
       await sleep(20);
       for (let i = 0; i < 10; i++) sock.send(numbered(i), to);
       await until(() => c.got.length === 10);
-      assert.deepEqual(c.got, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      assert.deepEqual(c.numbers(), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
       assert.equal(sock.stats.directSent, DIRECT_PER_RUN);
       // A burst in many runs without a task in between (a busy turn of the device): direct until
       // the task's budget is spent, then through the ring — in order, where Deno would have
