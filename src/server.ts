@@ -130,6 +130,11 @@ export interface SocketCounters {
   sent: number;
   /** Of those, sent on the main thread's own socket while the Worker slept (direct send). */
   sentDirect: number;
+  /**
+   * Times a flow on a long path began sending in bulk, paced (`Netstack.onLongPath`): the main
+   * thread then sends on its own socket whatever the load.
+   */
+  longPaths: number;
   /** Received datagrams dropped because the Worker's receive ring (or node's queue) was full. */
   receiveQueueFull: number;
   /** Datagrams not sent because the Worker's send ring was full. */
@@ -197,6 +202,7 @@ export function socketCounters(sock: UdpSocket | null): SocketCounters {
       receivedDirect: 0,
       sent: 0,
       sentDirect: 0,
+      longPaths: 0,
       receiveQueueFull: 0,
       sendQueueFull: 0,
       sendFailed: 0,
@@ -214,6 +220,7 @@ export function socketCounters(sock: UdpSocket | null): SocketCounters {
     receivedDirect: worker ? sock.stats.directReceived : 0,
     sent: s.sent,
     sentDirect: worker ? sock.stats.directSent : 0,
+    longPaths: worker ? sock.stats.longPaths : 0,
     receiveQueueFull: s.dropped,
     sendQueueFull,
     sendFailed: s.sendErrors - sendQueueFull,

@@ -40,6 +40,12 @@ export interface Tun {
    * segment, so the target gets fewer, larger writes.
    */
   morePending?: (() => boolean) | null;
+  /**
+   * Called by the stack when a flow on a long path begins (true) or ends (false) sending in bulk
+   * at the pacer's pace (`Netstack.onLongPath`); {@linkcode bindDevice} passes it to the
+   * device's socket.
+   */
+  onLongPath?: ((active: boolean) => void) | null;
 }
 
 /** Options of {@linkcode createNetTunWithOptions}. */
@@ -172,6 +178,7 @@ export async function createNetTunWithOptions(
   };
   stack.onOutput = (p) => tun.onRead?.(p);
   stack.inputPending = () => tun.morePending?.() ?? false;
+  stack.onLongPath = (active) => tun.onLongPath?.(active);
   return { tun, net };
 }
 
@@ -189,4 +196,5 @@ export function bindDevice(device: Device, tun: Tun): void {
   device.onPacket = (p) => tun.write(p);
   tun.onRead = (p) => device.sendPacket(p);
   tun.morePending = () => device.receivePending();
+  tun.onLongPath = (active) => device.socket?.setLongPath?.(active);
 }

@@ -112,6 +112,13 @@ export interface UdpSocket {
    * task since — so it may count afresh without a wake-up of its own. Optional.
    */
   turnEnded?(): void;
+  /**
+   * Tells the socket that its traffic now comes (true) or no longer comes (false) from a sender
+   * that paces a long path (`Netstack.onLongPath`): each send is timed, so a socket that hands
+   * sends over to another thread (the Worker's) sends them on the caller's thread while that
+   * one is idle instead of waiting for a wake-up. Optional.
+   */
+  setLongPath?(active: boolean): void;
   /** Closes the socket; a pending and every later `receive` resolves null. Idempotent. */
   close(): void;
 }
@@ -556,6 +563,11 @@ class MergedUdpSocket implements UdpSocket {
   turnEnded(): void {
     this.#v6.turnEnded?.();
     this.#v4.turnEnded?.();
+  }
+
+  setLongPath(active: boolean): void {
+    this.#v6.setLongPath?.(active);
+    this.#v4.setLongPath?.(active);
   }
 
   get childStats(): [UdpStats, UdpStats] {

@@ -148,6 +148,11 @@ export function renderMetrics(stats: MetricsStats): string {
     "direction",
     { in: sock.receivedDirect, out: sock.sentDirect },
   );
+  ex.family(
+    "newt_socket_long_paths_total",
+    "counter",
+    "Times a flow on a long path began sending in bulk, paced: the main thread then sends on its own socket.",
+  )({}, sock.longPaths);
   byLabel(
     ex,
     "newt_socket_drops_total",

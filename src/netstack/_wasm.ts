@@ -17,6 +17,7 @@ export interface NetstackExports {
   ack_flush(): void;
   timers(): number;
   next_timeout(): number;
+  pace_ticks(): number;
   tcp_accept_held(len: number): number;
   tcp_refuse_held(len: number): number;
   tcp_abort_pending(): number;

@@ -152,6 +152,11 @@ const ERR_ABRT = -13;
 const WASM_WRITE_RETRY = -100;
 /** Bound on queued work run after one wasm call; the rest continues on a fresh task. */
 const FLUSH_BATCH = 100_000;
+/**
+ * How long a long path's bulk sending counts as going on after the pace timer last ticked (it
+ * ticks every ~1 ms while the pacer holds such a flow; a round trip's lull is shorter).
+ */
+export const LONG_PATH_HOLD_MS = 250;
 
 /** A userspace TCP/IP stack (lwIP in WebAssembly) that accepts flows to any destination. */
 export class Netstack {
@@ -164,6 +169,14 @@ export class Netstack {
    * a batch at a time. Null or false: readers wake at once.
    */
   inputPending: (() => boolean) | null = null;
+  /**
+   * A flow on a long path (lowest RTT ≥ 4 ms) began (true) or ended (false, some
+   * {@link LONG_PATH_HOLD_MS} after) sending in bulk, held back by the pacer. Its output is then
+   * timed by the pacer, not by the arrival of input, and a link that batches sends behind a
+   * hand-over to another thread does better sending it at once (the UDP Worker's socket, see
+   * `UdpSocket.setLongPath`).
+   */
+  onLongPath: ((active: boolean) => void) | null = null;
   /** A SYN to a non-local address:port. Without a handler every such SYN is refused (RST). */
   onTcpFlow: ((req: TcpFlowRequest) => void) | null = null;
   /** A UDP datagram to a non-local address:port. Without a handler it is dropped and counted. */
@@ -198,6 +211,9 @@ export class Netstack {
   #pendingInput: Uint8Array[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = 0;
+  /** The pace timer's ticks as last read, and the check that ends a long path's activity. */
+  #paceTicks = 0;
+  #longPathCheck: ReturnType<typeof setInterval> | undefined;
   /**
    * The last time lwIP read (sys_now, whole ms). lwIP reads it whenever it reckons a sleep time,
    * so a sleep from next_timeout or timers is relative to it, and #schedule needs no clock read
@@ -486,6 +502,8 @@ export class Netstack {
     flowTimers.release(); // once the last flow timer is gone (below or later), its timer is cleared
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#longPathCheck !== undefined) clearInterval(this.#longPathCheck);
+    this.#longPathCheck = undefined;
     this.#held.clear();
     const err = this.#fatal ?? new StackClosedError();
     for (const p of this.#accepting.values()) {
@@ -711,7 +729,36 @@ export class Netstack {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#schedule(this.#call(() => this.#x.timers(), -1));
+      if (this.#longPathCheck === undefined && !this.#closed) this.#watchLongPath();
     }, sleep);
+  }
+
+  /** Pace ticks since the last look: a long path's bulk sending began, or it goes on. */
+  #paceTicked(): boolean {
+    const t = this.#x.pace_ticks();
+    if (t === this.#paceTicks) return false;
+    this.#paceTicks = t;
+    return true;
+  }
+
+  /** After lwIP's timers ran: if the pace timer ticked, tells onLongPath and watches for the end. */
+  #watchLongPath(): void {
+    if (!this.#paceTicked()) return;
+    this.#longPathCheck = setInterval(() => {
+      if (this.#paceTicked()) return;
+      clearInterval(this.#longPathCheck);
+      this.#longPathCheck = undefined;
+      this.#tellLongPath(false);
+    }, LONG_PATH_HOLD_MS);
+    this.#tellLongPath(true);
+  }
+
+  #tellLongPath(active: boolean): void {
+    try {
+      this.onLongPath?.(active);
+    } catch {
+      this.#counters["callback_errors"]++;
+    }
   }
 
   /**

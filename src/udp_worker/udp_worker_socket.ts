@@ -26,6 +26,14 @@
  * `directSend: false` keeps the port exclusive: with it, another local process that sets
  * `SO_REUSEADDR` may bind the port too, and would take incoming datagrams.
  *
+ * A paced long path (`setLongPath`, from `Netstack.onLongPath`: a flow with a lowest RTT of 4 ms
+ * or more sending in bulk): its sends are timed by the pacer, a few every millisecond, and the
+ * hand-over batched them behind a wake-up into bursts that the client's socket dropped. While one
+ * is active every send goes direct once the ring is empty, whatever the load, and quiet mode
+ * counts only received bytes against {@link LONG_PATH_QUIET_SCALE} times its bounds, so the
+ * download's ACKs come on this thread's socket too (the impaired download, interleaved 8 s
+ * rounds: 556–679 against 473–529 Mbit/s; a clean path never counts as long).
+ *
  * Quiet mode, the receiving half of it: a datagram handed over by the Worker waits for this
  * thread's wake-up too. While the bytes received and sent over about two {@link CALM_WINDOW_MS}
  * windows stay under {@link QUIET_ENTER_BYTES}, this thread binds one more socket on the port —
@@ -73,7 +81,7 @@ import {
   STATS_BYTES,
   type WorkerMessage,
 } from "./_protocol.ts";
-import { AddressEncoder, RemoteDecoder } from "./remote_codec.ts";
+import { AddressEncoder, type AddressWords, RemoteDecoder } from "./remote_codec.ts";
 import { DatagramRing, RECORD_META_WORDS, settlesSoon, TaskYielder } from "./ring.ts";
 import { LoadWindow } from "./load_window.ts";
 import { WORKER_SOURCE } from "./_worker_bundle.ts";
@@ -111,6 +119,11 @@ export const QUIET_ENTER_BYTES = 300 * 1024;
 export const QUIET_LEAVE_BYTES = 600 * 1024;
 /** Bytes over about two short windows from which it leaves at once (a burst, 10–20 MB/s). */
 export const QUIET_LEAVE_BURST_BYTES = 200 * 1024;
+/**
+ * While a long path is paced (`setLongPath`), quiet mode counts received bytes only, against
+ * bounds this many times larger: the datagrams it then receives are mostly a download's ACKs.
+ */
+export const LONG_PATH_QUIET_SCALE = 4;
 /** How long quiet mode waits before it begins again after it ended (or could not bind). */
 export const QUIET_HOLD_MS = 1000;
 
@@ -139,6 +152,8 @@ export interface UdpWorkerStats extends UdpStats {
   directReceived: number;
   /** Times the main thread took over receiving (quiet mode began). */
   quietModes: number;
+  /** Times a long path's paced sending began (`setLongPath`): direct send without its load bound. */
+  longPaths: number;
   /**
    * Datagrams the kernel delivered to the main thread's direct-send socket instead of the
    * Worker's (none on Linux; the first turns direct send off). Also counted in `dropped`.
@@ -152,6 +167,8 @@ export interface UdpWorkerSocket extends UdpSocket {
   readonly stats: UdpWorkerStats;
   /** Resolves once the worker has closed the real socket (the port is free again). */
   readonly closed: Promise<void>;
+  /** See {@link UdpSocket.setLongPath}: direct send without its load bound while active. */
+  setLongPath(active: boolean): void;
 }
 
 /** Whether this runtime has what the worker socket needs. */
@@ -192,6 +209,7 @@ class WorkerStats implements UdpWorkerStats {
   directSent = 0;
   directReceived = 0;
   quietModes = 0;
+  longPaths = 0;
   directLost = 0;
   readonly #words: Int32Array;
   readonly #rx: DatagramRing;
@@ -337,6 +355,8 @@ class WorkerUdpSocket implements UdpWorkerSocket {
   };
   #directThisRun = 0;
   #directRunQueued = false;
+  /** A paced long path's traffic (setLongPath): direct send without its load and run bounds. */
+  #longPath = false;
   readonly #endDirectRun = () => {
     this.#directThisRun = 0;
     this.#directRunQueued = false;
@@ -504,8 +524,9 @@ class WorkerUdpSocket implements UdpWorkerSocket {
       this.stats.directReceived++;
       this.#countTraffic(bytes);
       const now = performance.now();
-      return this.#surge.load(now) < QUIET_LEAVE_BURST_BYTES &&
-        this.#calm.load(now) < QUIET_LEAVE_BYTES;
+      const scale = this.#longPath ? LONG_PATH_QUIET_SCALE : 1;
+      return this.#surge.load(now) < QUIET_LEAVE_BURST_BYTES * scale &&
+        this.#calm.load(now) < QUIET_LEAVE_BYTES * scale;
     },
     send: (data, to) => this.send(data, to),
     closed: (side) => {
@@ -516,7 +537,8 @@ class WorkerUdpSocket implements UdpWorkerSocket {
 
   send(data: Uint8Array, to: UdpRemote): void {
     this.stats.sent++;
-    this.#countTraffic(data.length);
+    if (this.#longPath) this.#load.count++;
+    else this.#countTraffic(data.length);
     const port = to.port;
     if (!(port >= 1 && port <= 65535 && Number.isInteger(port))) {
       return this.#sendError(`RangeError: invalid port ${port}`);
@@ -528,16 +550,38 @@ class WorkerUdpSocket implements UdpWorkerSocket {
       return this.#sendError(`RangeError: datagram of ${data.length} bytes`);
     }
     const direct = this.#direct;
-    if (
-      direct !== null && this.#directThisRun < DIRECT_PER_RUN &&
-      this.#directThisTask < DIRECT_PER_TASK && this.#tx.consumerIdle()
-    ) {
+    if (direct !== null && this.#tx.consumerIdle()) {
+      // A paced long path: each send is timed, so it leaves now, whatever the load (the socket
+      // keeps its own sends in order; the ring, idle, holds none to overtake)
+      if (this.#longPath) {
+        if (this.#quiet === null && !this.#entering) this.#enterQuietOnLongPath();
+        return this.#sendDirect(direct, data, to);
+      }
+      if (this.#directThisRun >= DIRECT_PER_RUN || this.#directThisTask >= DIRECT_PER_TASK) {
+        return this.#push(data, port, addr);
+      }
       const now = performance.now();
       if (this.#quiet === null && this.#calm.load(now) < QUIET_ENTER_BYTES) {
         this.#enterQuiet();
       }
       if (this.#load.load(now) < QUIET_MAX_DATAGRAMS) return this.#sendDirect(direct, data, to);
     }
+    this.#push(data, port, addr);
+  }
+
+  #enterQuietOnLongPath(): void {
+    if (this.#calm.load(performance.now()) < QUIET_ENTER_BYTES * LONG_PATH_QUIET_SCALE) {
+      this.#enterQuiet();
+    }
+  }
+
+  setLongPath(active: boolean): void {
+    if (active && !this.#longPath) this.stats.longPaths++;
+    this.#longPath = active;
+  }
+
+  /** Hands a datagram to the Worker through the send ring. */
+  #push(data: Uint8Array, port: number, addr: AddressWords): void {
     if (this.#tx.tryPush(data, port, addr.family, addr.words)) {
       if (!this.#wakeQueued) {
         // One wake per synchronous run of sends (a TCP burst), not one per datagram.

@@ -54,6 +54,7 @@ function stats(): MetricsStats {
       received: 40,
       sent: 41,
       sentDirect: 16,
+      longPaths: 3,
       receivedDirect: 17,
       receiveQueueFull: 12,
       sendQueueFull: 13,
@@ -103,6 +104,7 @@ Deno.test("renderMetrics: valid exposition with per-peer, drop and flow series",
     sampleValue(scrape, "newt_socket_direct_datagrams_total", { direction: "in" }),
     17,
   );
+  assert.equal(sampleValue(scrape, "newt_socket_long_paths_total"), 3);
   assert.equal(
     sampleValue(scrape, "newt_socket_drops_total", { reason: "receive-queue-full" }),
     12,

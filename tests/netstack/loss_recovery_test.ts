@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { Netstack, type NetstackOptions, type TcpConn } from "../../src/netstack/mod.ts";
+import { LONG_PATH_HOLD_MS } from "../../src/netstack/stack.ts";
 import { content, drain, prng, sha256 } from "./_link.ts";
 
 const DELAY_MS = 10;
@@ -150,6 +151,8 @@ async function transfer(
   senderOptions: Partial<NetstackOptions> = {},
   receiverOptions: Partial<NetstackOptions> = {},
   delayMs: () => number = () => DELAY_MS,
+  /** Sees the sending stack once made; and how long to keep both open after the transfer. */
+  watch: { sender?: (peer: Netstack) => void; lingerMs?: number } = {},
 ) {
   const proxy = await Netstack.create({
     ...receiverOptions,
@@ -161,6 +164,7 @@ async function transfer(
     addresses: ["10.88.0.2/24"],
     ackCoalescing,
   });
+  watch.sender?.(peer);
   const dataLink = delayedLink(peer, proxy, dropData, bytesPerMs, 0, delayMs);
   let acks = 0;
   const ackLink = delayedLink(proxy, peer, () => false, Infinity, ackEveryMs, delayMs);
@@ -185,6 +189,7 @@ async function transfer(
     const [, got] = await Promise.all([send, drain(server)]);
     client.close();
     server.close();
+    if (watch.lingerMs) await new Promise((r) => setTimeout(r, watch.lingerMs));
     return {
       got,
       sent: dataLink.sent,
@@ -393,6 +398,38 @@ Deno.test("pace timer: on a long path with clumped ACKs a paced flow keeps the b
   );
   assert.ok(senderStats["tcp.paced"] > 0, "the pacer never held the sender");
   assert.ok(data.length / ms > 0.5 * rate, `1 MiB took ${ms.toFixed(0)} ms`);
+});
+
+Deno.test("long path: onLongPath tells when a paced flow on a long path sends in bulk, and when it stopped", async () => {
+  // The pace timer's path (RTT 20 ms, 2 KiB/ms): the pacer holds the flow, the timer ticks, and
+  // the link below (the UDP Worker's socket) hears of it to send such output at once.
+  const events: { active: boolean; at: number }[] = [];
+  const sender = (peer: Netstack) => {
+    peer.onLongPath = (active) => events.push({ active, at: performance.now() });
+  };
+  const lingerMs = LONG_PATH_HOLD_MS * 3;
+  const data = content(1024 * 1024, 18);
+  const { got, sent } = await transfer(
+    data,
+    () => false,
+    () => false,
+    true,
+    2 * 1024,
+    20,
+    {},
+    {},
+    undefined,
+    { sender, lingerMs },
+  );
+  assert.equal(got.sha256, await sha256(data));
+  const last = sent.at(-1)!.at;
+  assert.ok(events.length >= 2, JSON.stringify(events));
+  assert.equal(events[0]!.active, true);
+  assert.ok(events[0]!.at < last, "told only after the transfer");
+  assert.equal(events.at(-1)!.active, false, "still active after the transfer");
+  const end = events.at(-1)!.at - last;
+  assert.ok(end >= LONG_PATH_HOLD_MS * 0.9 && end < lingerMs, `told ${end.toFixed(0)} ms after`);
+  for (let i = 1; i < events.length; i++) assert.notEqual(events[i]!.active, events[i - 1]!.active);
 });
 
 Deno.test("a path without a queue holds most losses at the path model's floor", async () => {

@@ -315,6 +315,10 @@ Deno.test({
       await until(() => on.stats().socket.received === 1 && off.stats().socket.received === 1);
       assert.equal(on.stats().socket.receivedDirect, 1);
       assert.equal(off.stats().socket.receivedDirect, 0);
+      // the netstack's word of a paced long path reaches the socket (bindDevice)
+      on.net.stack.onLongPath!(true);
+      assert.equal(on.stats().socket.longPaths, 1);
+      on.net.stack.onLongPath!(false);
     } finally {
       await c.close();
       const socks = [on.device.socket, off.device.socket];
@@ -381,6 +385,92 @@ Deno.test({
       await sendSome(10);
       await until(() => got.length >= start + 10 - 1 && got.includes(start + 9));
       assert.equal(sock.stats.directReceived - before, 10);
+    } finally {
+      await c.close();
+      await closeAll(sock);
+      await main;
+      await Promise.all(sides);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "long path: a paced sender's datagrams leave direct whatever the load, in order, until it ends",
+  ignore: !linux,
+  async fn() {
+    const sock = await workerSocket({ hostname: "127.0.0.1", port: 0 });
+    const c = await burstReceiver();
+    const to = c.to;
+    // A bulk transfer's rate across timer tasks (as in the burst test, where the load bound
+    // sent most of 1,000 through the ring)
+    const bulk = async (from: number) => {
+      const before = sock.stats.directSent;
+      for (let i = from; i < from + 1000; i++) {
+        sock.send(numbered(i), to);
+        if (i % 2 === 1) await Promise.resolve();
+        if (i % 50 === 49) await sleep(0);
+      }
+      return sock.stats.directSent - before;
+    };
+    try {
+      await sleep(20);
+      sock.setLongPath(true);
+      sock.setLongPath(true);
+      assert.equal(sock.stats.longPaths, 1);
+      assert.equal(await bulk(0), 1000);
+      await assertInOrder(sock, c, 0, 1999);
+      sock.setLongPath(false);
+      await sleep(20);
+      const loaded = await bulk(2000);
+      assert.ok(loaded < 1000, `${loaded} of 1000 sent direct after the long path ended`);
+      await assertInOrder(sock, c, 2000, 3999);
+      assert.equal(sock.stats.longPaths, 1);
+    } finally {
+      await c.close();
+      await closeAll(sock);
+    }
+  },
+});
+
+Deno.test({
+  name: "long path: quiet mode counts only what arrives, so a paced download's sends do not end it",
+  ignore: !linux,
+  async fn() {
+    const sock = await workerSocket({ hostname: "127.0.0.1", port: 0 });
+    const c = client();
+    const got: number[] = [];
+    const receiveAll = (s: UdpSocket) => receiveUntilClosed(s, (_, buf) => got.push(buf[0]!));
+    const sides: Promise<void>[] = [];
+    let sideEnded = false;
+    const main = receiveAll(sock);
+    sock.onSideSocket!((side) => sides.push(receiveAll(side).then(() => void (sideEnded = true))));
+    const to = { transport: "udp" as const, hostname: "127.0.0.1", port: sock.localAddr.port };
+    const reply = { address: "127.0.0.1", port: c.port };
+    const payload = new Uint8Array(1200);
+    // ~960 KB sent in a few ms: over QUIET_LEAVE_BYTES per two calm windows when counted
+    const sendBulk = async () => {
+      for (let i = 0; i < 800; i++) {
+        sock.send(payload, reply);
+        if (i % 50 === 49) await sleep(0);
+      }
+    };
+    try {
+      await until(() => sock.stats.quietModes === 1 && sides.length === 1);
+      sock.setLongPath(true);
+      await sendBulk();
+      await c.conn.send(new Uint8Array([1]), to);
+      await until(() => got.length === 1);
+      await sleep(20);
+      assert.equal(sock.stats.directReceived, 1, "received on the main thread's socket");
+      assert.equal(sideEnded, false, "quiet mode ended");
+      // without the long path the same sends count, and the next datagram ends quiet mode
+      sock.setLongPath(false);
+      await sendBulk();
+      await c.conn.send(new Uint8Array([2]), to);
+      await withTimeout(sides[0]!, 3000, "the side socket's loop to end");
+      await until(() => got.length === 2);
+      assert.deepEqual(got, [1, 2]);
     } finally {
       await c.close();
       await closeAll(sock);

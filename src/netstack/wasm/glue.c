@@ -749,10 +749,14 @@ EXPORT(ack_flush) void newt_ack_flush(void) { newt_tcp_ack_flush(); }
 /* The pace timer (newt_tcp_paced_hook): one lwIP timeout for all flows the pacer held back; each
    tick walks the active flows (at most MEMP_NUM_TCP_PCB), and ticks stop once none is held. */
 static u8_t pace_timer_armed;
+/* Pace ticks so far: while they come, a flow on a long path is sending in bulk (the stack tells
+   the UDP socket, which then sends such traffic in time rather than through a hand-over). */
+static u32_t pace_ticks;
 
 static void pace_tick(void *arg) {
   LWIP_UNUSED_ARG(arg);
   pace_timer_armed = 0;
+  pace_ticks++;
   for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb != NULL; pcb = pcb->next) {
     if (pcb->newt_paced) tcp_output(pcb); /* holds it again (and re-arms) if still too early */
   }
@@ -772,6 +776,9 @@ EXPORT(timers) s32_t newt_timers(void) {
 
 /** ms until the next lwIP timeout (-1: none). */
 EXPORT(next_timeout) s32_t newt_next_timeout(void) { return sleep_time(); }
+
+/** Pace timer ticks so far (see pace_ticks). */
+EXPORT(pace_ticks) u32_t newt_pace_ticks(void) { return pace_ticks; }
 
 /**
  * Feeds an approved held SYN (plain IP packet in io) to the catch-all listener.
