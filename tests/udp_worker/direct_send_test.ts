@@ -4,7 +4,7 @@
  * (the kernel's choice between two sockets sharing a port is what it relies on).
  */
 import assert from "node:assert/strict";
-import { listenUdp, type UdpSocket } from "../../src/udp_socket.ts";
+import { listenUdp, type UdpRemote, type UdpSocket } from "../../src/udp_socket.ts";
 import {
   DIRECT_PER_RUN,
   DIRECT_PER_TASK,
@@ -84,6 +84,20 @@ async function assertInOrder(
   assert.equal(inversions, 0, `reordered: ${burst.join(" ")}`);
 }
 
+/**
+ * Sends datagrams `from` … `from` + 999 at a bulk transfer's rate: two a synchronous run, a timer
+ * task every 50. Answers how many of them were sent direct.
+ */
+async function sendAtBulkRate(sock: UdpWorkerSocket, to: UdpRemote, from: number) {
+  const before = sock.stats.directSent;
+  for (let i = from; i < from + 1000; i++) {
+    sock.send(numbered(i), to);
+    if (i % 2 === 1) await Promise.resolve();
+    if (i % 50 === 49) await sleep(0);
+  }
+  return sock.stats.directSent - before;
+}
+
 Deno.test({
   name: "direct send: a sparse reply leaves from the Worker's port without the Worker",
   ignore: !linux,
@@ -124,7 +138,7 @@ Deno.test({
       // the task's budget is spent, then through the ring — in order, where Deno would have
       // deferred and reversed the sends beyond its first ~128 of a turn.
       await sleep(20);
-      let before = sock.stats.directSent;
+      const before = sock.stats.directSent;
       for (let i = 1000; i < 1600; i++) {
         sock.send(numbered(i), to);
         if (i % 2 === 1) await Promise.resolve(); // new runs, each with its own budget
@@ -135,13 +149,7 @@ Deno.test({
       // Across timer tasks at a bulk transfer's rate: once the load window has
       // QUIET_MAX_DATAGRAMS the sends go through the ring, the load being what stops them.
       await sleep(20);
-      before = sock.stats.directSent;
-      for (let i = 2000; i < 3000; i++) {
-        sock.send(numbered(i), to);
-        if (i % 2 === 1) await Promise.resolve();
-        if (i % 50 === 49) await sleep(0); // a timer task
-      }
-      const loaded = sock.stats.directSent - before;
+      const loaded = await sendAtBulkRate(sock, to, 2000);
       assert.ok(loaded > DIRECT_PER_TASK && loaded < 1000, `${loaded} of 1000 sent direct`);
       await assertInOrder(sock, c, 2000, 3999);
     } finally {
@@ -402,17 +410,8 @@ Deno.test({
     const sock = await workerSocket({ hostname: "127.0.0.1", port: 0 });
     const c = await burstReceiver();
     const to = c.to;
-    // A bulk transfer's rate across timer tasks (as in the burst test, where the load bound
-    // sent most of 1,000 through the ring)
-    const bulk = async (from: number) => {
-      const before = sock.stats.directSent;
-      for (let i = from; i < from + 1000; i++) {
-        sock.send(numbered(i), to);
-        if (i % 2 === 1) await Promise.resolve();
-        if (i % 50 === 49) await sleep(0);
-      }
-      return sock.stats.directSent - before;
-    };
+    // at a bulk transfer's rate, where the load bound sends most through the ring (burst test)
+    const bulk = (from: number) => sendAtBulkRate(sock, to, from);
     try {
       await sleep(20);
       sock.setLongPath(true);
