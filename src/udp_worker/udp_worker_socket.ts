@@ -32,7 +32,8 @@
  * is active every send goes direct once the ring is empty, whatever the load, and quiet mode
  * counts only received bytes against {@link LONG_PATH_QUIET_SCALE} times its bounds, so the
  * download's ACKs come on this thread's socket too (the impaired download, interleaved 8 s
- * rounds: 556–679 against 473–529 Mbit/s; a clean path never counts as long).
+ * rounds: 556–679 against 473–529 Mbit/s; the bench's clean path never counted as long, though
+ * the RTT is measured: a host too busy to answer within 4 ms makes any bulk flow's path long).
  *
  * Quiet mode, the receiving half of it: a datagram handed over by the Worker waits for this
  * thread's wake-up too. While the bytes received and sent over about two {@link CALM_WINDOW_MS}

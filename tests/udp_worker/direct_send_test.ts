@@ -447,29 +447,32 @@ Deno.test({
     const to = { transport: "udp" as const, hostname: "127.0.0.1", port: sock.localAddr.port };
     const reply = { address: "127.0.0.1", port: c.port };
     const payload = new Uint8Array(1200);
-    // ~960 KB sent in a few ms: over QUIET_LEAVE_BYTES per two calm windows when counted
-    const sendBulk = async () => {
-      for (let i = 0; i < 800; i++) {
-        sock.send(payload, reply);
-        if (i % 50 === 49) await sleep(0);
-      }
+    // ~960 KB at once: over QUIET_LEAVE_BYTES per two calm windows when counted
+    const sendBulk = () => {
+      for (let i = 0; i < 800; i++) sock.send(payload, reply);
     };
     try {
       await until(() => sock.stats.quietModes === 1 && sides.length === 1);
       sock.setLongPath(true);
-      await sendBulk();
+      sendBulk();
       await c.conn.send(new Uint8Array([1]), to);
       await until(() => got.length === 1);
       await sleep(20);
       assert.equal(sock.stats.directReceived, 1, "received on the main thread's socket");
       assert.equal(sideEnded, false, "quiet mode ended");
-      // without the long path the same sends count, and the next datagram ends quiet mode
+      // Without the long path the same sends count, and the next datagram ends quiet mode (a few
+      // tries: on a busy host the datagram may arrive after the calm windows moved on)
       sock.setLongPath(false);
-      await sendBulk();
-      await c.conn.send(new Uint8Array([2]), to);
-      await withTimeout(sides[0]!, 3000, "the side socket's loop to end");
-      await until(() => got.length === 2);
-      assert.deepEqual(got, [1, 2]);
+      let tries = 0;
+      while (!sideEnded && tries < 5) {
+        tries++;
+        sendBulk();
+        await c.conn.send(new Uint8Array([2]), to);
+        await until(() => got.length === 1 + tries);
+        await sleep(50);
+      }
+      assert.ok(sideEnded, "quiet mode went on");
+      assert.deepEqual(got, [1, ...new Array(tries).fill(2)]);
     } finally {
       await c.close();
       await closeAll(sock);
