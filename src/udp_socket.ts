@@ -292,16 +292,19 @@ class DenoUdpSocket implements UdpSocket {
     this.#queue.push({ data: data.slice(), addr });
   }
 
-  /** Starts the send op: from a pool buffer, or a fresh copy when none is left or it is large. */
-  #start(data: Uint8Array, addr: DenoSendAddr): void {
+  /**
+   * Starts the send op: from a pool buffer, or a fresh copy when none is left or it is large;
+   * `owned` bytes (a queued send's copy) are sent as they are.
+   */
+  #start(data: Uint8Array, addr: DenoSendAddr, owned = false): void {
     // The count starts again in a later task, asked for once half the budget is spent: never
     // within this turn, and a wake-up per 64 sends at most rather than one per turn (sparse sends,
     // and a caller that says when its turns end, pay nothing).
     if (++this.#turnSends === SENDS_PER_TURN / 2 + 1) this.#turn.yield().then(this.#nextTurn);
-    const i = data.length <= SEND_POOL_BYTES ? (this.#free.pop() ?? this.#grow()) : -1;
+    const i = !owned && data.length <= SEND_POOL_BYTES ? (this.#free.pop() ?? this.#grow()) : -1;
     try {
       if (i < 0) {
-        this.#conn.send(data.slice(), addr).catch(this.#onSendError);
+        this.#conn.send(owned ? data : data.slice(), addr).catch(this.#onSendError);
         return;
       }
       const buf = this.#pool[i]!;
@@ -324,7 +327,7 @@ class DenoUdpSocket implements UdpSocket {
     while (this.#queueHead < q.length && this.#turnSends < SENDS_PER_TURN && !this.#closed) {
       const { data, addr } = q[this.#queueHead]!;
       q[this.#queueHead++] = undefined!;
-      this.#start(data, addr);
+      this.#start(data, addr, true);
     }
     if (this.#queueHead === q.length || this.#closed) {
       q.length = 0;

@@ -356,7 +356,7 @@ class WorkerUdpSocket implements UdpWorkerSocket {
   };
   #directThisRun = 0;
   #directRunQueued = false;
-  /** A paced long path's traffic (setLongPath): direct send without its load and run bounds. */
+  /** A paced long path's traffic (setLongPath): direct send without its load, run and task bounds. */
   #longPath = false;
   readonly #endDirectRun = () => {
     this.#directThisRun = 0;
@@ -525,7 +525,7 @@ class WorkerUdpSocket implements UdpWorkerSocket {
       this.stats.directReceived++;
       this.#countTraffic(bytes);
       const now = performance.now();
-      const scale = this.#longPath ? LONG_PATH_QUIET_SCALE : 1;
+      const scale = this.#quietScale();
       return this.#surge.load(now) < QUIET_LEAVE_BURST_BYTES * scale &&
         this.#calm.load(now) < QUIET_LEAVE_BYTES * scale;
     },
@@ -555,23 +555,27 @@ class WorkerUdpSocket implements UdpWorkerSocket {
       // A paced long path: each send is timed, so it leaves now, whatever the load (the socket
       // keeps its own sends in order; the ring, idle, holds none to overtake)
       if (this.#longPath) {
-        if (this.#quiet === null && !this.#entering) this.#enterQuietOnLongPath();
+        if (!this.#entering) this.#maybeEnterQuiet(performance.now());
         return this.#sendDirect(direct, data, to);
       }
       if (this.#directThisRun >= DIRECT_PER_RUN || this.#directThisTask >= DIRECT_PER_TASK) {
         return this.#push(data, port, addr);
       }
       const now = performance.now();
-      if (this.#quiet === null && this.#calm.load(now) < QUIET_ENTER_BYTES) {
-        this.#enterQuiet();
-      }
+      this.#maybeEnterQuiet(now);
       if (this.#load.load(now) < QUIET_MAX_DATAGRAMS) return this.#sendDirect(direct, data, to);
     }
     this.#push(data, port, addr);
   }
 
-  #enterQuietOnLongPath(): void {
-    if (this.#calm.load(performance.now()) < QUIET_ENTER_BYTES * LONG_PATH_QUIET_SCALE) {
+  /** Quiet mode's bounds: {@link LONG_PATH_QUIET_SCALE} times larger while a long path is paced. */
+  #quietScale(): number {
+    return this.#longPath ? LONG_PATH_QUIET_SCALE : 1;
+  }
+
+  /** Begins quiet mode unless it is on or the traffic is over its bound. */
+  #maybeEnterQuiet(now: number): void {
+    if (this.#quiet === null && this.#calm.load(now) < QUIET_ENTER_BYTES * this.#quietScale()) {
       this.#enterQuiet();
     }
   }
