@@ -83,6 +83,7 @@ export class TimerQueue {
     const entry = timer as Entry | undefined;
     if (entry === undefined || entry.index < 0) return;
     this.#remove(entry.index);
+    entry.fn = null; // the caller may keep the handle; what the callback holds need not stay
     if (this.#heap.length === 0) this.#idle();
   }
 

@@ -25,7 +25,14 @@ import {
   NetstackFatalError,
   StackClosedError,
 } from "./errors.ts";
-import { flowKey, type HeldSyn, HeldSynTable, isTcpRst, parseSyn } from "./flow.ts";
+import {
+  type FlowCancellation,
+  flowKey,
+  type HeldSyn,
+  HeldSynTable,
+  isTcpRst,
+  parseSyn,
+} from "./flow.ts";
 import { MssClamp, type MssClampRule } from "./mss_clamp.ts";
 import { quoteUdp, unreachableCode, type UnreachableKind } from "./icmp.ts";
 import { type NetstackStats, TS_STAT_NAMES, WASM_STAT_NAMES } from "./stats.ts";
@@ -36,6 +43,7 @@ import { instantiateNetstack, type NetstackExports, type NetstackImports } from 
 import { TaskYielder } from "../udp_worker/ring.ts";
 import { flowTimers, type QueuedTimer } from "../timer_queue.ts";
 import { BoundedCache } from "../bounded_cache.ts";
+import { LazyDeleteMap } from "../lazy_delete_map.ts";
 
 /** Addresses kept parsed for the per-datagram paths (the cache is emptied when full). */
 const PARSE_CACHE_LIMIT = 256;
@@ -122,6 +130,11 @@ export interface TcpFlowRequest {
   readonly dst: FlowAddr;
   /** Aborted when the peer gives up (RST), the hold times out, or the stack closes. */
   readonly signal: AbortSignal;
+  /**
+   * The same cancellation without an AbortSignal, which is made for `signal` only when it is read:
+   * the cheaper choice for a handler that runs once per connection.
+   */
+  readonly cancellation: FlowCancellation;
   /** The SYN as a plain IP packet (for an ICMP quote). */
   readonly packet: Uint8Array;
   /** Lets the SYN into the stack; resolves once the handshake completed. */
@@ -226,7 +239,7 @@ export class Netstack {
   #connCount = 0;
   #listeners = new Map<number, TcpListener>();
   #dials = new Map<number, PendingDial>();
-  #accepting = new Map<string, PendingAccept>();
+  #accepting = new LazyDeleteMap<string, PendingAccept>();
   #socks = new Map<number, UdpSocket>();
   #held: HeldSynTable;
   #counters: Record<typeof TS_STAT_NAMES[number], number>;
@@ -813,7 +826,10 @@ export class Netstack {
       family: info.family,
       src: info.src,
       dst: info.dst,
-      signal: held.controller.signal,
+      get signal() {
+        return held.cancel.signal;
+      },
+      cancellation: held.cancel,
       get packet() {
         return held.packet;
       },
@@ -837,7 +853,7 @@ export class Netstack {
   }
 
   #refuseHeld(held: HeldSyn): void {
-    if (held.decided || held.controller.signal.aborted) return;
+    if (held.decided || held.cancel.aborted) return;
     held.decided = true;
     this.#held.remove(held);
     this.#refusePacket(held.packet);
@@ -845,8 +861,8 @@ export class Netstack {
 
   #acceptHeld(held: HeldSyn): Promise<TcpConn> {
     if (this.#closed) return Promise.reject(new StackClosedError());
-    if (held.controller.signal.aborted) {
-      const reason = held.controller.signal.reason;
+    if (held.cancel.aborted) {
+      const reason = held.cancel.reason;
       return Promise.reject(
         new FlowCancelledError(`flow cancelled: ${reason instanceof Error ? reason.message : ""}`),
       );

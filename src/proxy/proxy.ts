@@ -17,6 +17,7 @@ import { ProxyStats } from "./stats.ts";
 import { handleTcpFlow } from "./tcp.ts";
 import { UdpProxy, type UdpProxyOptions } from "./udp.ts";
 import { WarmTargets } from "./warm_targets.ts";
+import { LazyDeleteMap } from "../lazy_delete_map.ts";
 
 /** Options of a {@linkcode FlowProxy}. */
 export interface FlowProxyOptions {
@@ -62,7 +63,7 @@ export class FlowProxy {
   #ctx: ProxyContext;
   #udp: UdpProxy;
   #timeouts: ProxyTimeouts;
-  #live = new Map<number, { peer: string; abort: () => void }>();
+  #live = new LazyDeleteMap<number, { peer: string; abort: () => void }>();
   #nextFlow = 1;
   #tcpOn = false;
   #udpOn = false;

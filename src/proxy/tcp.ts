@@ -11,7 +11,8 @@
  *
  * @module
  */
-import type { TcpConn, TcpFlowRequest } from "../netstack/mod.ts";
+import type { FlowCancellation, TcpConn, TcpFlowRequest } from "../netstack/mod.ts";
+import { FlowCancel } from "../netstack/flow.ts";
 import type { CloseReason } from "./stats.ts";
 import type { ProxyContext } from "./context.ts";
 import { FlowPacer } from "./limits.ts";
@@ -56,16 +57,16 @@ function cancelledError(): Error {
   return e;
 }
 
-/** Dials `host:port`, giving up after `timeoutMs` or when `signal` aborts. */
+/** Dials `host:port`, giving up after `timeoutMs` or when `cancellation` aborts. */
 async function dialWithTimeout(
   hostname: string,
   port: number,
   timeoutMs: number,
-  signal: AbortSignal,
+  cancellation: FlowCancellation,
 ): Promise<Deno.TcpConn> {
-  if (signal.aborted) throw cancelledError();
+  if (cancellation.aborted) throw cancelledError();
   let timer: QueuedTimer | undefined;
-  let onAbort: (() => void) | undefined;
+  let stopWatching: (() => void) | undefined;
   const pending = Deno.connect({ hostname, port, transport: "tcp" });
   const cancel = new Promise<never>((_, reject) => {
     timer = flowTimers.schedule(() => {
@@ -73,8 +74,7 @@ async function dialWithTimeout(
       e.name = "TimedOut";
       reject(e);
     }, timeoutMs);
-    onAbort = () => reject(cancelledError());
-    signal.addEventListener("abort", onAbort, { once: true });
+    stopWatching = cancellation.onAbort(() => reject(cancelledError()));
   });
   try {
     return await Promise.race([pending, cancel]);
@@ -83,23 +83,23 @@ async function dialWithTimeout(
     throw err;
   } finally {
     flowTimers.cancel(timer);
-    signal.removeEventListener("abort", onAbort!);
+    stopWatching!();
   }
 }
 
 /**
- * Completes the peer's handshake before the dial. The returned signal replaces the held SYN's
- * (which no longer fires once accepted): it aborts the dial when the peer resets the accepted
- * connection or the accept itself fails.
+ * Completes the peer's handshake before the dial. The returned cancellation replaces the held
+ * SYN's (which no longer fires once accepted): it aborts the dial when the peer resets the
+ * accepted connection or the accept itself fails.
  */
-function acceptEarly(req: TcpFlowRequest): { conn: Promise<TcpConn>; signal: AbortSignal } {
+function acceptEarly(req: TcpFlowRequest): { conn: Promise<TcpConn>; cancellation: FlowCancel } {
   const conn = req.accept();
-  const gone = new AbortController();
+  const gone = new FlowCancel();
   conn.then(
     (c) => c.closed.then((err) => err && gone.abort(err)),
     (err) => gone.abort(err),
   );
-  return { conn, signal: gone.signal };
+  return { conn, cancellation: gone };
 }
 
 /** Handles one held SYN end to end. Never throws. */
@@ -137,7 +137,7 @@ export async function handleTcpFlow(ctx: ProxyContext, req: TcpFlowRequest): Pro
         address,
         port,
         ctx.timeouts.tcpConnectTimeoutMs,
-        early?.signal ?? req.signal,
+        early?.cancellation ?? req.cancellation,
       );
     } catch (err) {
       const why = dialFailureReason(err);
