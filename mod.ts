@@ -96,7 +96,6 @@ export type { CloseReason, FlowCounters, FlowRecord, ProxyStats } from "./src/pr
 export {
   ConnectError,
   ConnectionResetError,
-  type FlowCancellation,
   Netstack,
   type NetstackOptions,
   type NetstackStats,

@@ -87,84 +87,6 @@ export interface HeldSynLimits {
   holdTimeoutMs: number;
 }
 
-/** What a flow's cancellation offers without an AbortSignal (see {@link FlowCancel}). */
-export interface FlowCancellation {
-  /** Whether it was cancelled. */
-  readonly aborted: boolean;
-  /** Why (an Error), once aborted. */
-  readonly reason: unknown;
-  /**
-   * Calls `fn` once when cancelled (not if it already was: check `aborted` first); returns a
-   * function that removes it.
-   */
-  onAbort(fn: (reason: unknown) => void): () => void;
-}
-
-/**
- * The cancellation of one held SYN. Deno 2.9.6 makes each AbortController through an op, as an
- * object of the runtime's own, and with one per connection the connection-rate run carried more
- * young objects into the old generation (~58 KB promoted per young-generation collection, ~44
- * without); this is plain JavaScript, and the AbortSignal that the public `TcpFlowRequest.signal`
- * promises is made only when someone reads it.
- */
-export class FlowCancel implements FlowCancellation {
-  #aborted = false;
-  #reason: unknown = undefined;
-  #listeners: ((reason: unknown) => void)[] = [];
-  #controller: AbortController | null = null;
-
-  /** Whether it was cancelled. */
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-
-  /** Why, once aborted. */
-  get reason(): unknown {
-    return this.#reason;
-  }
-
-  /** An AbortSignal that follows this cancellation, made on first use. */
-  get signal(): AbortSignal {
-    if (this.#controller === null) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
-  }
-
-  /** See {@link FlowCancellation.onAbort}. */
-  onAbort(fn: (reason: unknown) => void): () => void {
-    if (this.#aborted) return noop;
-    this.#listeners.push(fn);
-    return () => {
-      const i = this.#listeners.indexOf(fn);
-      if (i >= 0) this.#listeners.splice(i, 1);
-    };
-  }
-
-  /** Cancels (once): the listeners run in order, and the AbortSignal, if made, aborts. */
-  abort(reason: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    const listeners = this.#listeners;
-    this.#listeners = [];
-    this.#controller?.abort(reason);
-    for (const fn of listeners) {
-      try {
-        fn(reason);
-      } catch (err) {
-        // as an uncaught error in an event listener, without skipping the other listeners
-        queueMicrotask(() => {
-          throw err;
-        });
-      }
-    }
-  }
-}
-
-function noop(): void {}
-
 /** One held SYN. */
 export interface HeldSyn {
   /** Parsed tuple. */
@@ -172,7 +94,7 @@ export interface HeldSyn {
   /** The SYN as a plain IP packet (replaced when the peer picks a new ISN). */
   packet: Uint8Array;
   /** Aborted when the peer cancels (RST), the hold times out, or the stack closes. */
-  cancel: FlowCancel;
+  controller: AbortController;
   /** Hold timer. */
   timer: QueuedTimer;
   /** accept() or refuse() was called. */
@@ -251,7 +173,7 @@ export class HeldSynTable {
     const held: HeldSyn = {
       info,
       packet,
-      cancel: new FlowCancel(),
+      controller: new AbortController(),
       timer: flowTimers.schedule(() => {
         if (this.#byKey.get(info.key) !== held) return;
         this.counters.timedOut++;
@@ -283,7 +205,7 @@ export class HeldSynTable {
     const n = (this.#perSource.get(held.info.src.address) ?? 1) - 1;
     if (n <= 0) this.#perSource.delete(held.info.src.address);
     else this.#perSource.set(held.info.src.address, n);
-    if (reason !== undefined) held.cancel.abort(new Error(reason));
+    if (reason !== undefined) held.controller.abort(new Error(reason));
   }
 
   /** Drops every entry (stack closing). */

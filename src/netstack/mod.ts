@@ -29,7 +29,6 @@ export {
   type UnreachableTarget,
 } from "./stack.ts";
 export { TcpConn, TcpListener } from "./tcp.ts";
-export type { FlowCancellation } from "./flow.ts";
 export type { MssClampRule } from "./mss_clamp.ts";
 export { type UdpDatagram, UdpSocket } from "./udp.ts";
 export type { UnreachableKind } from "./icmp.ts";

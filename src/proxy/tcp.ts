@@ -11,8 +11,7 @@
  *
  * @module
  */
-import type { FlowCancellation, TcpConn, TcpFlowRequest } from "../netstack/mod.ts";
-import { FlowCancel } from "../netstack/flow.ts";
+import type { TcpConn, TcpFlowRequest } from "../netstack/mod.ts";
 import type { CloseReason } from "./stats.ts";
 import type { ProxyContext } from "./context.ts";
 import { FlowPacer } from "./limits.ts";
@@ -57,16 +56,16 @@ function cancelledError(): Error {
   return e;
 }
 
-/** Dials `host:port`, giving up after `timeoutMs` or when `cancellation` aborts. */
+/** Dials `host:port`, giving up after `timeoutMs` or when `signal` aborts. */
 async function dialWithTimeout(
   hostname: string,
   port: number,
   timeoutMs: number,
-  cancellation: FlowCancellation,
+  signal: AbortSignal,
 ): Promise<Deno.TcpConn> {
-  if (cancellation.aborted) throw cancelledError();
+  if (signal.aborted) throw cancelledError();
   let timer: QueuedTimer | undefined;
-  let stopWatching: (() => void) | undefined;
+  let onAbort: (() => void) | undefined;
   const pending = Deno.connect({ hostname, port, transport: "tcp" });
   const cancel = new Promise<never>((_, reject) => {
     timer = flowTimers.schedule(() => {
@@ -74,7 +73,8 @@ async function dialWithTimeout(
       e.name = "TimedOut";
       reject(e);
     }, timeoutMs);
-    stopWatching = cancellation.onAbort(() => reject(cancelledError()));
+    onAbort = () => reject(cancelledError());
+    signal.addEventListener("abort", onAbort, { once: true });
   });
   try {
     return await Promise.race([pending, cancel]);
@@ -83,23 +83,23 @@ async function dialWithTimeout(
     throw err;
   } finally {
     flowTimers.cancel(timer);
-    stopWatching!();
+    signal.removeEventListener("abort", onAbort!);
   }
 }
 
 /**
- * Completes the peer's handshake before the dial. The returned cancellation replaces the held
- * SYN's (which no longer fires once accepted): it aborts the dial when the peer resets the
- * accepted connection or the accept itself fails.
+ * Completes the peer's handshake before the dial. The returned signal replaces the held SYN's
+ * (which no longer fires once accepted): it aborts the dial when the peer resets the accepted
+ * connection or the accept itself fails.
  */
-function acceptEarly(req: TcpFlowRequest): { conn: Promise<TcpConn>; cancellation: FlowCancel } {
+function acceptEarly(req: TcpFlowRequest): { conn: Promise<TcpConn>; signal: AbortSignal } {
   const conn = req.accept();
-  const gone = new FlowCancel();
+  const gone = new AbortController();
   conn.then(
     (c) => c.closed.then((err) => err && gone.abort(err)),
     (err) => gone.abort(err),
   );
-  return { conn, cancellation: gone };
+  return { conn, signal: gone.signal };
 }
 
 /** Handles one held SYN end to end. Never throws. */
@@ -137,7 +137,7 @@ export async function handleTcpFlow(ctx: ProxyContext, req: TcpFlowRequest): Pro
         address,
         port,
         ctx.timeouts.tcpConnectTimeoutMs,
-        early?.cancellation ?? req.cancellation,
+        early?.signal ?? req.signal,
       );
     } catch (err) {
       const why = dialFailureReason(err);
