@@ -1,7 +1,8 @@
 /**
- * `deno task bench`: microbenchmarks (WireGuard crypto and data path, netstack, thread wake-ups)
- * and, when root, the side-by-side end-to-end benchmark in network namespaces (bench/e2e). Each
- * part runs in its own process so one's heap and JIT state do not colour another's figures.
+ * `deno task bench`: microbenchmarks (WireGuard crypto and data path, netstack, proxied connections,
+ * thread wake-ups) and, when root, the side-by-side end-to-end benchmark in network namespaces
+ * (bench/e2e). Each part runs in its own process so one's heap and JIT state do not colour
+ * another's figures.
  *
  *   deno task bench            # everything that can run here
  *   deno task bench --quick    # one short run of each
@@ -30,6 +31,12 @@ ok = await part("Netstack", [
   "--v8-flags=--expose-gc",
   here("./netstack_bench.ts"),
   ...(quick ? ["50", "500"] : []),
+]) && ok;
+ok = await part("Proxied connections in one process (connections/s, garbage per connection)", [
+  "run",
+  "-A",
+  here("./proxy_conn_bench.ts"),
+  ...(quick ? ["3000"] : []),
 ]) && ok;
 ok = await part("Thread wake-ups (the UDP Worker's hand-offs)", [
   "run",
