@@ -17,7 +17,9 @@
  * NEWT_BENCH_MEMORY=1 logs V8's heap spaces at each memory reading; NEWT_BENCH_V8=,--flag adds V8
  * flags to the proxy's; NEWT_BENCH_STDOUT=FILE appends the processes' stdout to FILE (with
  * NEWT_BENCH_V8=,--trace-gc: the proxy's collections, young-generation bytes per connection);
- * NEWT_BENCH_PROXY="AcceptBeforeDial = on" adds lines (`;`-separated) to the proxy's [Proxy] section.
+ * NEWT_BENCH_PROXY="AcceptBeforeDial = on" adds lines (`;`-separated) to the proxy's [Proxy] section;
+ * NEWT_BENCH_LATENCY_DIR=DIR has the connection probe write each connection's start
+ * (CLOCK_MONOTONIC, as `perf record -k CLOCK_MONOTONIC` stamps samples) and latency to DIR.
  *
  * @module
  */

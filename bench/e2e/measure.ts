@@ -163,12 +163,15 @@ export interface ConnRate {
 export async function connRate(s: Scenario, tools: Tools, seconds: number): Promise<ConnRate> {
   try {
     const cpu0 = s.sutPids.length > 0 ? await totalCpuSeconds(s.sutPids) : NaN;
+    // NEWT_BENCH_LATENCY_DIR: each connection's start and latency, to line up with `perf record`
+    const dir = Deno.env.get("NEWT_BENCH_LATENCY_DIR");
     const out = await clientRun(s, seconds + KILL_SLACK_S, tools.connProbe, [
       "rate",
       s.target,
       "7",
       String(seconds),
       "10000000",
+      ...(dir ? [`${dir}/${s.kind}-${Date.now()}.txt`] : []),
     ]);
     const cpu = s.sutPids.length > 0 ? await totalCpuSeconds(s.sutPids) - cpu0 : NaN;
     const j = JSON.parse(out) as {

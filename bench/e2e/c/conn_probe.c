@@ -1,9 +1,11 @@
 /*
  * Connection-rate and idle-flow probe with the kernel's own TCP client (an honest client side,
  * the same in every scenario).
- *   conn_probe rate <addr> <port> <seconds> <max-conns>
+ *   conn_probe rate <addr> <port> <seconds> <max-conns> [latency-file]
  *     sequential connect / write 1 byte / read the echo / close; prints one JSON line with the
- *     count, connections per second and p50/p99 latency (connect start to echo received).
+ *     count, connections per second and p50/p99 latency (connect start to echo received); with a
+ *     latency file, also writes each connection's start (CLOCK_MONOTONIC seconds, as `perf record
+ *     -k CLOCK_MONOTONIC` stamps its samples) and latency (µs), one line each.
  *   conn_probe hold <addr> <port> <n>
  *     opens n connections (each checked with a 1-byte echo), prints {"open":k}, waits for a line
  *     on stdin (at most 600 s), closes them all and prints {"closed":k}.
@@ -53,8 +55,9 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 6 && argc != 5) {
-    fprintf(stderr, "usage: conn_probe rate <addr> <port> <seconds> <max> | hold <addr> <port> <n>\n");
+  if (argc < 5 || argc > 7) {
+    fprintf(stderr,
+            "usage: conn_probe rate <addr> <port> <seconds> <max> [latency-file] | hold <addr> <port> <n>\n");
     return 2;
   }
   struct rlimit rl;
@@ -65,10 +68,11 @@ int main(int argc, char **argv) {
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[3]))};
   if (inet_pton(AF_INET, argv[2], &sa.sin_addr) != 1) return 2;
 
-  if (strcmp(argv[1], "rate") == 0 && argc == 6) {
+  if (strcmp(argv[1], "rate") == 0 && (argc == 6 || argc == 7)) {
     double seconds = atof(argv[4]);
     long max = atol(argv[5]);
     double *lat = malloc(sizeof(double) * (max > 0 ? max : 1));
+    double *at = malloc(sizeof(double) * (max > 0 ? max : 1));
     long ok = 0, errors = 0;
     double t0 = now_s(), end = t0 + seconds;
     while (ok + errors < max && now_s() < end) {
@@ -78,10 +82,18 @@ int main(int argc, char **argv) {
         errors++;
         continue;
       }
+      at[ok] = s;
       lat[ok++] = now_s() - s;
       close(fd);
     }
     double took = now_s() - t0;
+    if (argc == 7) {
+      FILE *f = fopen(argv[6], "w");
+      if (f) {
+        for (long i = 0; i < ok; i++) fprintf(f, "%.6f %.1f\n", at[i], lat[i] * 1e6);
+        fclose(f);
+      }
+    }
     qsort(lat, ok, sizeof(double), cmp_double);
     double p50 = ok ? lat[(long)(ok * 0.50)] : 0, p99 = ok ? lat[(long)(ok * 0.99)] : 0;
     printf("{\"count\":%ld,\"errors\":%ld,\"seconds\":%.3f,\"cps\":%.1f,\"p50_us\":%.1f,"
