@@ -117,6 +117,8 @@ Deno.test(
     assert.deepEqual(st["tcp.syn_retransmits_absorbed"], 1);
     assert.deepEqual(st["tcp.syn_isn_replaced"], 1);
     assert.deepEqual(st["tcp.held"], 1);
+    // the request shows the SYN as last received (what an ICMP error would quote)
+    assert.deepEqual(new DataView(parsePacket(reqs[0]!.packet).l4.buffer).getUint32(4), 9000);
     // accept: the SYN-ACK acknowledges the replacing ISN
     const accepted = reqs[0]!.accept();
     await tick();
