@@ -555,7 +555,8 @@ class WorkerUdpSocket implements UdpWorkerSocket {
       // A paced long path: each send is timed, so it leaves now, whatever the load (the socket
       // keeps its own sends in order; the ring, idle, holds none to overtake)
       if (this.#longPath) {
-        if (!this.#entering) this.#maybeEnterQuiet(performance.now());
+        // the clock is read only when quiet mode could begin: not per send once it is on
+        if (this.#quiet === null && !this.#entering) this.#maybeEnterQuiet(performance.now());
         return this.#sendDirect(direct, data, to);
       }
       if (this.#directThisRun >= DIRECT_PER_RUN || this.#directThisTask >= DIRECT_PER_TASK) {
