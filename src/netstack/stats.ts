@@ -73,6 +73,7 @@ export const WASM_STAT_NAMES = [
   "tcp.probe_rounds",
   "tcp.drain_rounds",
   "tcp.congestion_cuts",
+  "tcp.delayed_acks",
 ] as const;
 
 /** Counters kept by the TypeScript binding. */
