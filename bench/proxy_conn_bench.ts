@@ -19,6 +19,7 @@ import { FlowProxy } from "../src/proxy/proxy.ts";
 import { parseRule } from "../src/proxy/policy.ts";
 import { getLogger } from "../src/log.ts";
 import { wire } from "../tests/netstack/_link.ts";
+import { v8FlagsArg } from "./v8_flags.ts";
 
 const CHILD = "--child";
 
@@ -143,7 +144,7 @@ export async function measureProxyConnections(connections: number): Promise<Prox
     args: [
       "run",
       "-A",
-      "--v8-flags=--trace-gc-nvp,--max-semi-space-size=4",
+      v8FlagsArg("--trace-gc-nvp"),
       new URL(import.meta.url).pathname,
       CHILD,
       String(connections),

@@ -13,6 +13,7 @@
 import { interopUnavailable, Netns } from "../tests/interop/_netns.ts";
 import { JsonLinesProcess } from "../tests/interop/_sut.ts";
 import { encodeKey, generatePrivateKey, publicKey } from "../src/wireguard/keys.ts";
+import { v8FlagsArg } from "./v8_flags.ts";
 
 const seconds = Number(Deno.args[0] ?? "600");
 /** NEWT_SOAK_UDP_BACKEND=ffi: the proxy on the opt-in ffi socket (--udp-ffi) instead. */
@@ -102,8 +103,8 @@ async function main(): Promise<number> {
     const sut = new JsonLinesProcess(server.spawn(Deno.execPath(), [
       "run",
       "--no-prompt",
-      // as the README says to run a long-lived proxy: V8's young generation bounded
-      "--v8-flags=--max-semi-space-size=4",
+      // as deno task start runs it (bench/v8_flags.ts)
+      v8FlagsArg(),
       `--allow-net=${allow}`,
       "--allow-env",
       ...(FFI ? ["--allow-ffi"] : []),

@@ -37,6 +37,7 @@ import {
 } from "./report.ts";
 import { buildScenario, type Impairment, type Scenario, type ScenarioKind } from "./topology.ts";
 import { buildTools, removeTools, type Tools } from "./tools.ts";
+import { v8FlagsArg } from "../v8_flags.ts";
 
 /**
  * The netstack's packet and loss-recovery counters over one run, and the client's messages that
@@ -425,7 +426,7 @@ async function machineInfo(o: E2EOptions, info: Record<string, unknown>): Promis
       `ours: UDP backend "${info.oursBackend ?? o.udpBackend}"` +
       (o.udpBackend === "deno" ? " (--unstable-net)" : " (no unstable flag)") +
       "; FlowLog off, flow limits off ([Proxy] section of its wg-quick config); " +
-      "--v8-flags=--max-semi-space-size=4 as `deno task start` runs it",
+      `${v8FlagsArg()} as \`deno task start\` runs it`,
       "server CPU: utime+stime from /proc of the server's WireGuard process (wireguard-go for A, " +
       "deno for ours) per Gbit received; kernel softirq work (A's TCP, everyone's UDP) is not included",
       `idle flows: ${o.idleFlows} TCP flows opened and closed once as warm-up, then once per run; ` +

@@ -19,6 +19,7 @@ import { encodeKey, generatePrivateKey, publicKey } from "../../src/wireguard/ke
 import { NsProcess } from "./ns_process.ts";
 import { findProcessInNetns } from "./proc_stats.ts";
 import type { Tools } from "./tools.ts";
+import { v8FlagsArg } from "../v8_flags.ts";
 
 /** Which system carries the traffic. */
 export type ScenarioKind = "plain" | "wg-go" | "ours";
@@ -262,8 +263,8 @@ async function startOurs(
       : []),
     `--allow-read=${file}`,
     "--allow-env",
-    // as deno task start runs it (README: a bounded young generation); NEWT_BENCH_V8 adds flags
-    `--v8-flags=--expose-gc,--max-semi-space-size=4${Deno.env.get("NEWT_BENCH_V8") ?? ""}`,
+    // as deno task start runs it (bench/v8_flags.ts); NEWT_BENCH_V8 adds flags
+    `${v8FlagsArg("--expose-gc")}${Deno.env.get("NEWT_BENCH_V8") ?? ""}`,
     // NEWT_BENCH_CPU_PROF=DIR: a V8 CPU profile of the proxy per run, to see where time goes
     ...(Deno.env.get("NEWT_BENCH_CPU_PROF")
       ? ["--cpu-prof", `--cpu-prof-dir=${Deno.env.get("NEWT_BENCH_CPU_PROF")}`]
