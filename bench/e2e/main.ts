@@ -49,7 +49,7 @@ function lossCounters(
 ): string {
   if (before === undefined || after === undefined) return "";
   const names = Object.keys(after).filter((k) =>
-    /^(packets\.(in|out)$|wg\.rx_lost$|tcp\.(rto|fast_recoveries|sack_retransmits|partial_ack|model_held|lost_re|acks_co|window_|paced|send_limited))/
+    /^(packets\.(in|out)$|wg\.rx_lost$|tcp\.(rto|fast_recoveries|sack_retransmits|partial_ack|model_held|lost_re|acks_co|window_|paced|send_limited|delayed_acks))/
       .test(
         k,
       )
