@@ -35,6 +35,30 @@ interface IperfEnd {
   };
 }
 
+/** How often a run that found the iperf3 server still busy with the last one is tried again. */
+const IPERF_BUSY_TRIES = 20;
+const IPERF_BUSY_WAIT_MS = 500;
+
+/**
+ * Runs iperf3 for `seconds` and returns its report. The server takes one test at a time and
+ * ends the last one only when the client's final message reaches it, which over the impaired
+ * path can come after the next run starts: such a run is tried again (logged with the wait).
+ */
+async function iperfRun(s: Scenario, seconds: number, args: string): Promise<IperfEnd> {
+  for (let i = 1;; i++) {
+    const out = await clientRun(s, seconds + KILL_SLACK_S, "iperf3", args.split(" "));
+    const j = JSON.parse(out) as Partial<IperfEnd> & { error?: string };
+    if (j.end?.sum_received !== undefined) {
+      if (i > 1) console.error(`  iperf3: the server was busy for ${i - 1} tries`);
+      return j as IperfEnd;
+    }
+    if (!/busy/.test(j.error ?? "") || i === IPERF_BUSY_TRIES) {
+      throw new Error(`iperf3 reported no totals: ${j.error ?? "no error given"}`);
+    }
+    await sleep(IPERF_BUSY_WAIT_MS);
+  }
+}
+
 /** iperf3 TCP for `seconds`: up (client → target) or down (`-R`), over `streams` streams. */
 export async function tcpThroughput(
   s: Scenario,
@@ -44,8 +68,7 @@ export async function tcpThroughput(
   try {
     const args = `-c ${s.target} -p 5201 -t ${o.seconds} -P ${o.streams} ` +
       `--connect-timeout 3000 -J${o.down ? " -R" : ""}`;
-    const out = await clientRun(s, o.seconds + KILL_SLACK_S, "iperf3", args.split(" "));
-    const j = JSON.parse(out) as IperfEnd;
+    const j = await iperfRun(s, o.seconds, args);
     const cpu = (await totalCpuSeconds(s.sutPids)) - cpu0;
     const gbit = (j.end.sum_received.bytes * 8) / 1e9;
     return {
@@ -86,8 +109,7 @@ export async function udpAtRate(
   try {
     const args = `-c ${s.target} -p 5201 -u -b ${Math.round(o.mbps)}M -l ${UDP_PAYLOAD} ` +
       `-t ${o.seconds} -w ${UDP_SOCKET_BUFFER} --connect-timeout 3000 -J${o.down ? " -R" : ""}`;
-    const out = await clientRun(s, o.seconds + KILL_SLACK_S, "iperf3", args.split(" "));
-    const j = JSON.parse(out) as IperfEnd;
+    const j = await iperfRun(s, o.seconds, args);
     const sent = j.end.sum_sent?.bits_per_second;
     return {
       offeredMbps: o.mbps,
