@@ -18,7 +18,7 @@
  * DirectSend = off           # keep the WireGuard port exclusive (no main-thread sockets beside the Worker's)
  * UdpBackend = ffi           # libc socket through FFI: 4 MiB buffers, recvmmsg/sendmmsg (--allow-ffi)
  * AcceptBeforeDial = on      # SYN-ACK before the dial for targets reached in the last 30 s (off by default)
- * TcpTimestamps = on         # TCP timestamps for peers that offer them: lets clients reuse ports sooner (off by default)
+ * TcpTimestamps = off        # no TCP timestamps (on by default: they let clients reuse ports sooner)
  * TcpIdleTimeout = 60s
  * UdpIdleTimeout = 60s
  * DrainTimeout = 10s         # on SIGINT/SIGTERM, how long open flows may finish
@@ -120,7 +120,7 @@ export const DEFAULT_PROXY_OPTIONS: Readonly<ProxyOptions> = Object.freeze({
   acceptBeforeDial: false,
   udpWorker: true,
   directSend: true,
-  tcpTimestamps: false,
+  tcpTimestamps: true,
   udpBackend: "auto",
   tcpIdleTimeoutMs: 60_000,
   udpIdleTimeoutMs: 60_000,

@@ -36,7 +36,7 @@ export function transportOptions(o: ProxyOptions): TransportOptions {
     udpWorker: o.udpWorker,
     directSend: o.directSend,
     udpBackend: o.udpBackend,
-    ...(o.tcpTimestamps ? { netstack: { tcpTimestamps: true } } : {}),
+    netstack: { tcpTimestamps: o.tcpTimestamps },
   };
 }
 

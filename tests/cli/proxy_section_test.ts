@@ -25,7 +25,7 @@ TcpConnectTimeout = 500ms
 AcceptBeforeDial = on
 UdpWorker = off
 DirectSend = off
-TcpTimestamps = on
+TcpTimestamps = off
 UdpBackend = FFI
 TcpIdleTimeout = 2m
 UdpIdleTimeout = 30
@@ -50,7 +50,7 @@ ClientDNS = 10.88.0.1
   assert.equal(proxy.acceptBeforeDial, true);
   assert.equal(proxy.udpWorker, false);
   assert.equal(proxy.directSend, false);
-  assert.equal(proxy.tcpTimestamps, true);
+  assert.equal(proxy.tcpTimestamps, false);
   assert.equal(proxy.udpBackend, "ffi");
   assert.equal(proxy.tcpIdleTimeoutMs, 120_000);
   assert.equal(proxy.udpIdleTimeoutMs, 30_000);
@@ -83,7 +83,7 @@ Deno.test("[Proxy]: absent section gives the documented defaults", () => {
   assert.equal(proxy.flowLog, true);
   assert.equal(proxy.acceptBeforeDial, false, "dial first unless asked");
   assert.equal(proxy.directSend, true, "direct send unless switched off");
-  assert.equal(proxy.tcpTimestamps, false, "no TCP timestamps unless asked");
+  assert.equal(proxy.tcpTimestamps, true, "TCP timestamps unless switched off");
   assert.equal(proxy.udpWorker, true);
   assert.equal(proxy.udpBackend, "auto");
 });

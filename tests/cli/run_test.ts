@@ -180,13 +180,13 @@ Deno.test("run --metrics: the endpoint is scraped and parsed while running", asy
   }
 });
 
-Deno.test("run --tcp-timestamps: the netstack answers timestamps (off without the flag)", async () => {
+Deno.test("run --no-tcp-timestamps: the netstack answers no timestamps (on without the flag)", async () => {
   const { root, state } = await tempState();
   try {
     for (const on of [true, false]) {
       let seen: boolean | undefined;
       const args = ["run", "--state-dir", state, "--listen-port", "0", "--no-qr"];
-      const r = await cli(on ? [...args, "--tcp-timestamps"] : args, (info) => {
+      const r = await cli(on ? args : [...args, "--no-tcp-timestamps"], (info) => {
         seen = info.handle.net.stack.tcpTimestamps;
       });
       assert.equal(r.code, 0, r.io.stderr);

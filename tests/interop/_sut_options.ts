@@ -36,6 +36,8 @@ export function sutProxyConfig(json: string): ProxyConfig {
       },
     },
     ...(opts.udpBackend ? { udpBackend: opts.udpBackend } : {}),
-    ...(opts.tcpTimestamps ? { netstack: { tcpTimestamps: true } } : {}),
+    ...(opts.tcpTimestamps !== undefined
+      ? { netstack: { tcpTimestamps: opts.tcpTimestamps } }
+      : {}),
   };
 }

@@ -1,8 +1,8 @@
 /**
  * TCP timestamps (RFC 7323; NetstackOptions.tcpTimestamps, tcp_timestamps.patch): a stack that
  * enables them answers a SYN that offers them with its own and then puts them on every segment,
- * echoing the peer's latest value; a SYN without them gets none, and neither does any SYN by
- * default. A Linux client's tcp_tw_reuse needs them to reuse a port whose last connection to the
+ * echoing the peer's latest value; a SYN without them gets none, and neither does any SYN when
+ * they are switched off. They are on by default. A Linux client's tcp_tw_reuse needs them to reuse a port whose last connection to the
  * same target is still in TIME_WAIT.
  */
 import assert from "node:assert/strict";
@@ -36,13 +36,10 @@ function timestamps(p: Uint8Array): { val: number; ecr: number } | null {
 const WITH_TS = [2, 4, 0x05, 0x64, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7];
 
 /**
- * Offers a SYN with `options` to a stack (timestamps on unless `stackOptions` says otherwise)
- * that accepts it; returns the stack's output.
+ * Offers a SYN with `options` to a stack (the default options unless `stackOptions` says
+ * otherwise) that accepts it; returns the stack's output.
  */
-async function handshake(
-  options: number[],
-  stackOptions: Partial<NetstackOptions> = { tcpTimestamps: true },
-) {
+async function handshake(options: number[], stackOptions: Partial<NetstackOptions> = {}) {
   const stack = await Netstack.create({ ...stackOptions, addresses: ["10.88.0.1/24"] });
   const out: Uint8Array[] = [];
   stack.onOutput = (p) => out.push(p.slice());
@@ -55,7 +52,7 @@ async function handshake(
 }
 
 Deno.test(
-  "TCP timestamps: a SYN that offers them is answered with them, then every segment carries them",
+  "TCP timestamps (on by default): a SYN that offers them is answered with them, then every segment carries them",
   OPTS,
   async () => {
     const { stack, out, accepted } = await handshake(WITH_TS);
@@ -102,10 +99,10 @@ Deno.test("TCP timestamps: a SYN without them gets a SYN-ACK without them", OPTS
 });
 
 Deno.test(
-  "TCP timestamps are off by default: a SYN that offers them gets a SYN-ACK without them",
+  "TCP timestamps switched off: a SYN that offers them gets a SYN-ACK without them",
   OPTS,
   async () => {
-    await assertSynAckWithoutTimestamps(WITH_TS, {}); // the stack's default
+    await assertSynAckWithoutTimestamps(WITH_TS, { tcpTimestamps: false });
   },
 );
 
