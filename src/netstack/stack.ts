@@ -88,11 +88,11 @@ export interface NetstackOptions {
   ackCoalescing?: boolean;
   /**
    * TCP timestamps (RFC 7323) on connections whose SYN offers them (default true). A Linux
-   * client's `tcp_tw_reuse` needs them to reuse a port whose last connection to the same target
-   * is still in TIME_WAIT: without them a client that opens more than ~28,000 connections to one
-   * target within its 60 s TIME_WAIT slows to a crawl (its kernel searches the port range for
-   * every connect; ~2,000 connections a second reach that in 15 s). They cost 12 bytes a
-   * segment.
+   * client's `tcp_tw_reuse = 1` needs them to reuse a port whose last connection to the same target
+   * is still in TIME_WAIT: without them a client that opens more connections to one target within
+   * its 60 s TIME_WAIT than half its local port range (connect takes even ports first: ~14,000
+   * with Linux's default range) slows to a crawl, its kernel searching the range for every
+   * connect. They cost 12 bytes a segment.
    */
   tcpTimestamps?: boolean;
   /** Held SYNs in total (default 1024). */
