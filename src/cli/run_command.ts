@@ -123,6 +123,11 @@ SIGINT/SIGTERM drain flows and exit 0.`,
       description: "keep the WireGuard port exclusive: every datagram goes through the UDP Worker",
     },
     {
+      name: "tcp-timestamps",
+      type: "boolean",
+      description: "TCP timestamps for peers that offer them (the default; overrides the config)",
+    },
+    {
       name: "no-tcp-timestamps",
       type: "boolean",
       description:
@@ -193,6 +198,10 @@ function readRunFlags(flags: ParsedFlags): RunFlags {
   if (booleanFlag(flags, "accept-before-dial")) overrides.acceptBeforeDial = true;
   if (booleanFlag(flags, "no-udp-worker")) overrides.udpWorker = false;
   if (booleanFlag(flags, "no-direct-send")) overrides.directSend = false;
+  if (booleanFlag(flags, "tcp-timestamps") && booleanFlag(flags, "no-tcp-timestamps")) {
+    throw new UsageError("use either --tcp-timestamps or --no-tcp-timestamps, not both", cmd);
+  }
+  if (booleanFlag(flags, "tcp-timestamps")) overrides.tcpTimestamps = true;
   if (booleanFlag(flags, "no-tcp-timestamps")) overrides.tcpTimestamps = false;
   if (booleanFlag(flags, "udp-ffi")) overrides.udpBackend = "ffi";
   const metrics = stringFlag(flags, "metrics");

@@ -77,6 +77,7 @@ Deno.test("main: bad flag values are usage errors", async () => {
       [["run", "--metrics", "nohost"], /--metrics/],
       [["run", "--drain-timeout", "soon"], /--drain-timeout/],
       [["run", "--config", "a", "--state-dir", "b"], /either --config or --state-dir/],
+      [["run", "--tcp-timestamps", "--no-tcp-timestamps"], /either --tcp-timestamps or --no-/],
       [["run", "--endpoint", "[::1"], /--endpoint/],
       [["add-peer", "--address", "10.0.0.0/33"], /--address '10.0.0.0\/33'/],
       [["remove-peer"], /missing argument PUBLIC_KEY/],

@@ -180,17 +180,25 @@ Deno.test("run --metrics: the endpoint is scraped and parsed while running", asy
   }
 });
 
-Deno.test("run --no-tcp-timestamps: the netstack answers no timestamps (on without the flag)", async () => {
+Deno.test("run --no-tcp-timestamps: the netstack answers no timestamps (on without it, or with --tcp-timestamps)", async () => {
   const { root, state } = await tempState();
   try {
-    for (const on of [true, false]) {
+    for (
+      const [flag, on] of [[[], true], [["--no-tcp-timestamps"], false], [
+        ["--tcp-timestamps"],
+        true,
+      ]] as Array<[
+        string[],
+        boolean,
+      ]>
+    ) {
       let seen: boolean | undefined;
-      const args = ["run", "--state-dir", state, "--listen-port", "0", "--no-qr"];
-      const r = await cli(on ? args : [...args, "--no-tcp-timestamps"], (info) => {
+      const args = ["run", "--state-dir", state, "--listen-port", "0", "--no-qr", ...flag];
+      const r = await cli(args, (info) => {
         seen = info.handle.net.stack.tcpTimestamps;
       });
       assert.equal(r.code, 0, r.io.stderr);
-      assert.equal(seen, on);
+      assert.equal(seen, on, flag.join(" "));
     }
   } finally {
     await Deno.remove(root, { recursive: true });
