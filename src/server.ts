@@ -69,6 +69,13 @@ export interface ProxyConfig {
    * the port exclusive (another local process setting `SO_REUSEADDR` could otherwise bind it too).
    */
   directSend?: boolean;
+  /**
+   * With direct send: a flow on a long path (lowest RTT 4 ms or more) that sends in bulk has its
+   * datagrams sent, and its ACKs received, on the main thread's sockets (default false). It paid
+   * where a send is cheap (an Intel Xeon: impaired download +15–25%) and cost on a 2-core EPYC
+   * where a send takes the main thread ~12 µs (−10–20%): measure on yours (`deno task bench`).
+   */
+  longPathDirect?: boolean;
 }
 
 /** Live figures of a running proxy. */
@@ -324,6 +331,7 @@ export async function startProxy(config: ProxyConfig): Promise<ProxyHandle> {
       backend: config.udpBackend ?? "auto",
       worker: config.udpWorker ?? true,
       directSend: config.directSend ?? true,
+      longPathDirect: config.longPathDirect ?? false,
     });
   } catch (err) {
     device.close();

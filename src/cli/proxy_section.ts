@@ -16,6 +16,7 @@
  * TcpConnectTimeout = 5s     # durations: 500ms, 5s, 2m, 1h; a bare number is seconds
  * UdpWorker = off            # WireGuard socket on the main thread: faster set-up, less bulk throughput
  * DirectSend = off           # keep the WireGuard port exclusive (no main-thread sockets beside the Worker's)
+ * LongPathDirect = on        # a long path's bulk sent from the main thread (off by default; see README)
  * UdpBackend = ffi           # libc socket through FFI: 4 MiB buffers, recvmmsg/sendmmsg (--allow-ffi)
  * AcceptBeforeDial = on      # SYN-ACK before the dial for targets reached in the last 30 s (off by default)
  * TcpTimestamps = off        # no TCP timestamps (on by default: they let clients reuse ports sooner)
@@ -84,6 +85,8 @@ export interface ProxyOptions {
   udpWorker: boolean;
   /** Sparse traffic on main-thread sockets beside the Worker's (ProxyConfig.directSend). */
   directSend: boolean;
+  /** A long path's bulk sent from the main thread (ProxyConfig.longPathDirect). */
+  longPathDirect: boolean;
   /** TCP timestamps on the tunnel side (NetstackOptions.tcpTimestamps). */
   tcpTimestamps: boolean;
   /** The WireGuard socket's implementation (ProxyConfig.udpBackend). */
@@ -120,6 +123,7 @@ export const DEFAULT_PROXY_OPTIONS: Readonly<ProxyOptions> = Object.freeze({
   acceptBeforeDial: false,
   udpWorker: true,
   directSend: true,
+  longPathDirect: false,
   tcpTimestamps: true,
   udpBackend: "auto",
   tcpIdleTimeoutMs: 60_000,
@@ -203,6 +207,7 @@ const boolSetter = (
     | "acceptBeforeDial"
     | "udpWorker"
     | "directSend"
+    | "longPathDirect"
     | "tcpTimestamps"
     | "dnsResolver",
 ): Setter =>
@@ -236,6 +241,7 @@ const KEYS: Record<string, Setter> = {
   AcceptBeforeDial: boolSetter("acceptBeforeDial"),
   UdpWorker: boolSetter("udpWorker"),
   DirectSend: boolSetter("directSend"),
+  LongPathDirect: boolSetter("longPathDirect"),
   TcpTimestamps: boolSetter("tcpTimestamps"),
   UdpBackend: (o, v) => {
     const b = v.toLowerCase();

@@ -24,17 +24,18 @@ export type FlowOptions = NonNullable<ProxyConfig["proxy"]>;
 /** The fields of `startProxy`'s config set by the `[Proxy]` keys for the socket and the netstack. */
 export type TransportOptions = Pick<
   ProxyConfig,
-  "udpWorker" | "directSend" | "udpBackend" | "netstack"
+  "udpWorker" | "directSend" | "longPathDirect" | "udpBackend" | "netstack"
 >;
 
 /**
- * The UDP socket's and the netstack's options (`UdpWorker`, `DirectSend`, `UdpBackend`,
- * `TcpTimestamps`): one mapping for the CLI and the benchmark's system under test.
+ * The UDP socket's and the netstack's options (`UdpWorker`, `DirectSend`, `LongPathDirect`,
+ * `UdpBackend`, `TcpTimestamps`): one mapping for the CLI and the benchmark's system under test.
  */
 export function transportOptions(o: ProxyOptions): TransportOptions {
   return {
     udpWorker: o.udpWorker,
     directSend: o.directSend,
+    longPathDirect: o.longPathDirect,
     udpBackend: o.udpBackend,
     netstack: { tcpTimestamps: o.tcpTimestamps },
   };

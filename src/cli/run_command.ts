@@ -153,6 +153,15 @@ SIGINT/SIGTERM drain flows and exit 0.`,
   ],
 };
 
+/** `[Proxy]` settings of the running socket and stack: a SIGHUP reload keeps them (field, key). */
+const RESTART_ONLY = [
+  ["udpWorker", "UdpWorker"],
+  ["directSend", "DirectSend"],
+  ["longPathDirect", "LongPathDirect"],
+  ["udpBackend", "UdpBackend"],
+  ["tcpTimestamps", "TcpTimestamps"],
+] as const;
+
 /** Flag values of `run`, validated. */
 interface RunFlags {
   configPath: string | undefined;
@@ -362,17 +371,11 @@ async function reloadPeers(handle: ServerHandle, src: Source, log: Logger): Prom
     }
     // Rules, timeouts and limits apply to new flows at once; open flows keep theirs.
     const proxy = next.config.proxy;
-    if (proxy.udpWorker !== src.config.proxy.udpWorker) {
-      log.warn("SIGHUP: UdpWorker changes take effect on restart only");
-    }
-    if (proxy.directSend !== src.config.proxy.directSend) {
-      log.warn("SIGHUP: DirectSend changes take effect on restart only");
-    }
-    if (proxy.udpBackend !== src.config.proxy.udpBackend) {
-      log.warn("SIGHUP: UdpBackend changes take effect on restart only");
-    }
-    if (proxy.tcpTimestamps !== src.config.proxy.tcpTimestamps) {
-      log.warn("SIGHUP: TcpTimestamps changes take effect on restart only");
+    const running = src.config.proxy;
+    for (const [field, key] of RESTART_ONLY) {
+      if (proxy[field] !== running[field]) {
+        log.warn(`SIGHUP: ${key} changes take effect on restart only`);
+      }
     }
     const flow = flowProxyOptions(proxy);
     handle.net.proxy.policy.setRules(proxy.rules);
@@ -389,10 +392,11 @@ async function reloadPeers(handle: ServerHandle, src: Source, log: Logger): Prom
       // the running socket's
       proxy: {
         ...proxy,
-        udpWorker: src.config.proxy.udpWorker,
-        directSend: src.config.proxy.directSend,
-        tcpTimestamps: src.config.proxy.tcpTimestamps,
-        udpBackend: src.config.proxy.udpBackend,
+        udpWorker: running.udpWorker,
+        directSend: running.directSend,
+        longPathDirect: running.longPathDirect,
+        tcpTimestamps: running.tcpTimestamps,
+        udpBackend: running.udpBackend,
       },
     };
     log.info("peers reloaded", {

@@ -27,13 +27,15 @@
  * `SO_REUSEADDR` may bind the port too, and would take incoming datagrams.
  *
  * A paced long path (`setLongPath`, from `Netstack.onLongPath`: a flow with a lowest RTT of 4 ms
- * or more sending in bulk): its sends are timed by the pacer, a few every millisecond, and the
- * hand-over batched them behind a wake-up into bursts that the client's socket dropped. While one
- * is active every send goes direct once the ring is empty, whatever the load, and quiet mode
- * counts only received bytes against {@link LONG_PATH_QUIET_SCALE} times its bounds, so the
- * download's ACKs come on this thread's socket too (the impaired download, interleaved 8 s
- * rounds: 556–679 against 473–529 Mbit/s; the bench's clean path never counted as long, though
- * the RTT is measured: a host too busy to answer within 4 ms makes any bulk flow's path long).
+ * or more sending in bulk) is counted; with `longPathDirect` (off by default) every send of it goes
+ * direct once the ring is empty, whatever the load, and quiet mode counts only received bytes
+ * against {@link LONG_PATH_QUIET_SCALE} times its bounds, so the download's ACKs come on this
+ * thread's socket too. Its sends are timed by the pacer, a few every millisecond, and the hand-over
+ * batches them behind a wake-up. Where a send is cheap that paid (an Intel Xeon, the impaired
+ * download in interleaved 8 s rounds: 556–679 against 473–529 Mbit/s); on this project's 2-core
+ * EPYC, where a send costs the main thread ~12 µs, it cost: 385–466 against 446–531 in 15 pairs.
+ * The bench's clean path never counted as long, though the RTT is measured: a host too busy to
+ * answer within 4 ms makes any bulk flow's path long.
  *
  * Quiet mode, the receiving half of it: a datagram handed over by the Worker waits for this
  * thread's wake-up too. While the bytes received and sent over about two {@link CALM_WINDOW_MS}
@@ -139,6 +141,12 @@ export interface ListenUdpWorkerOptions extends ListenUdpOptions {
    * (see the module doc; Linux, deno backend). Default true; false keeps the port exclusive.
    */
   directSend?: boolean | undefined;
+  /**
+   * With direct send: a paced long path's datagrams leave from the main thread's socket at once
+   * and its ACKs arrive there (see the module doc). Default false: on this project's 2-core EPYC a
+   * send costs the main thread ~12 µs and the Worker's core carries them better.
+   */
+  longPathDirect?: boolean | undefined;
 }
 
 /** {@link UdpStats} plus where the worker rings dropped. */
@@ -358,6 +366,10 @@ class WorkerUdpSocket implements UdpWorkerSocket {
   #directRunQueued = false;
   /** A paced long path's traffic (setLongPath): direct send without its load, run and task bounds. */
   #longPath = false;
+  /** Whether a paced long path is active (counted whether or not it is sent direct). */
+  #longPathActive = false;
+  /** Whether a paced long path is sent direct (ListenUdpWorkerOptions.longPathDirect). */
+  readonly #longPathDirect: boolean;
   readonly #endDirectRun = () => {
     this.#directThisRun = 0;
     this.#directRunQueued = false;
@@ -393,8 +405,10 @@ class WorkerUdpSocket implements UdpWorkerSocket {
     wakeFd: number | undefined,
     direct: UdpSocket | undefined,
     bindShared: (() => Promise<UdpSocket>) | undefined,
+    longPathDirect: boolean,
   ) {
     this.#bindShared = bindShared;
+    this.#longPathDirect = longPathDirect;
     this.#worker = worker;
     this.#wakeFd = wakeFd;
     this.#rx = rx;
@@ -582,8 +596,9 @@ class WorkerUdpSocket implements UdpWorkerSocket {
   }
 
   setLongPath(active: boolean): void {
-    if (active && !this.#longPath) this.stats.longPaths++;
-    this.#longPath = active;
+    if (active && !this.#longPathActive) this.stats.longPaths++;
+    this.#longPathActive = active;
+    this.#longPath = active && this.#longPathDirect;
   }
 
   /** Hands a datagram to the Worker through the send ring. */
@@ -718,7 +733,7 @@ export async function listenUdpWorker(
   opts: ListenUdpWorkerOptions = {},
 ): Promise<UdpSocket> {
   if (!udpWorkerSupported()) return listenUdp(opts);
-  const { ringBytes, batch, directSend, ...udpOptions } = opts;
+  const { ringBytes, batch, directSend, longPathDirect, ...udpOptions } = opts;
   const rx = DatagramRing.create(ringBytes ?? DEFAULT_RING_BYTES);
   const tx = DatagramRing.create(ringBytes ?? DEFAULT_RING_BYTES);
   const words = new Int32Array(new SharedArrayBuffer(STATS_BYTES));
@@ -760,6 +775,7 @@ export async function listenUdpWorker(
     wakeFd,
     direct?.socket,
     direct ? () => listenUdp(direct.workerOptions) : undefined,
+    longPathDirect ?? false,
   );
 }
 

@@ -79,6 +79,11 @@ export interface ListenOptions {
    * (`udp_worker_socket.ts`, direct send and quiet mode). Default true.
    */
   directSend?: boolean;
+  /**
+   * With direct send: a paced long path's datagrams leave from the main thread's socket
+   * (`udp_worker_socket.ts`, `longPathDirect`). Default false.
+   */
+  longPathDirect?: boolean;
 }
 
 /** Device-wide counters. */
@@ -258,15 +263,23 @@ export class Device {
     const port = options.port ?? 51820;
     const backend = options.backend ?? "auto";
     const directSend = options.directSend ?? true;
+    const longPathDirect = options.longPathDirect ?? false;
     const listenUdp = (options.worker ?? true) ? listenUdpWorker : listenUdpOnMainThread;
     let socket: UdpSocket;
     if (options.hostname) {
-      socket = await listenUdp({ hostname: options.hostname, port, backend, directSend });
+      socket = await listenUdp({
+        hostname: options.hostname,
+        port,
+        backend,
+        directSend,
+        longPathDirect,
+      });
     } else {
+      const common = { port, backend, directSend, longPathDirect };
       try {
-        socket = await listenUdp({ hostname: "::", port, backend, dualStack: true, directSend });
+        socket = await listenUdp({ hostname: "::", dualStack: true, ...common });
       } catch {
-        socket = await listenUdp({ hostname: "0.0.0.0", port, backend, directSend });
+        socket = await listenUdp({ hostname: "0.0.0.0", ...common });
       }
     }
     this.#socket = socket;

@@ -25,6 +25,7 @@ TcpConnectTimeout = 500ms
 AcceptBeforeDial = on
 UdpWorker = off
 DirectSend = off
+LongPathDirect = on
 TcpTimestamps = off
 UdpBackend = FFI
 TcpIdleTimeout = 2m
@@ -50,6 +51,7 @@ ClientDNS = 10.88.0.1
   assert.equal(proxy.acceptBeforeDial, true);
   assert.equal(proxy.udpWorker, false);
   assert.equal(proxy.directSend, false);
+  assert.equal(proxy.longPathDirect, true);
   assert.equal(proxy.tcpTimestamps, false);
   assert.equal(proxy.udpBackend, "ffi");
   assert.equal(proxy.tcpIdleTimeoutMs, 120_000);
@@ -83,6 +85,7 @@ Deno.test("[Proxy]: absent section gives the documented defaults", () => {
   assert.equal(proxy.flowLog, true);
   assert.equal(proxy.acceptBeforeDial, false, "dial first unless asked");
   assert.equal(proxy.directSend, true, "direct send unless switched off");
+  assert.equal(proxy.longPathDirect, false, "a long path's bulk through the Worker unless asked");
   assert.equal(proxy.tcpTimestamps, true, "TCP timestamps unless switched off");
   assert.equal(proxy.udpWorker, true);
   assert.equal(proxy.udpBackend, "auto");

@@ -404,10 +404,10 @@ Deno.test({
 
 Deno.test({
   name:
-    "long path: a paced sender's datagrams leave direct whatever the load, in order, until it ends",
+    "long path (longPathDirect): a paced sender's datagrams leave direct whatever the load, in order, until it ends",
   ignore: !linux,
   async fn() {
-    const sock = await workerSocket({ hostname: "127.0.0.1", port: 0 });
+    const sock = await workerSocket({ hostname: "127.0.0.1", port: 0, longPathDirect: true });
     const c = await burstReceiver();
     const to = c.to;
     // at a bulk transfer's rate, where the load bound sends most through the ring (burst test)
@@ -433,10 +433,35 @@ Deno.test({
 });
 
 Deno.test({
-  name: "long path: quiet mode counts only what arrives, so a paced download's sends do not end it",
+  name: "long path by default: counted, but its datagrams go as any bulk's (the ring carries most)",
   ignore: !linux,
   async fn() {
     const sock = await workerSocket({ hostname: "127.0.0.1", port: 0 });
+    const c = await burstReceiver();
+    try {
+      await sleep(20);
+      sock.setLongPath(true);
+      sock.setLongPath(true);
+      assert.equal(sock.stats.longPaths, 1);
+      const direct = await sendAtBulkRate(sock, c.to, 0);
+      assert.ok(direct < 1000, `${direct} of 1000 sent direct`);
+      await assertInOrder(sock, c, 0, 1999);
+      sock.setLongPath(false);
+      sock.setLongPath(true);
+      assert.equal(sock.stats.longPaths, 2);
+    } finally {
+      await c.close();
+      await closeAll(sock);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "long path (longPathDirect): quiet mode counts only what arrives, so a paced download's sends do not end it",
+  ignore: !linux,
+  async fn() {
+    const sock = await workerSocket({ hostname: "127.0.0.1", port: 0, longPathDirect: true });
     const c = client();
     const got: number[] = [];
     const receiveAll = (s: UdpSocket) => receiveUntilClosed(s, (_, buf) => got.push(buf[0]!));
