@@ -265,17 +265,11 @@ export class Device {
     const directSend = options.directSend ?? true;
     const longPathDirect = options.longPathDirect ?? false;
     const listenUdp = (options.worker ?? true) ? listenUdpWorker : listenUdpOnMainThread;
+    const common = { port, backend, directSend, longPathDirect };
     let socket: UdpSocket;
     if (options.hostname) {
-      socket = await listenUdp({
-        hostname: options.hostname,
-        port,
-        backend,
-        directSend,
-        longPathDirect,
-      });
+      socket = await listenUdp({ hostname: options.hostname, ...common });
     } else {
-      const common = { port, backend, directSend, longPathDirect };
       try {
         socket = await listenUdp({ hostname: "::", dualStack: true, ...common });
       } catch {

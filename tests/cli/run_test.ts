@@ -183,15 +183,12 @@ Deno.test("run --metrics: the endpoint is scraped and parsed while running", asy
 Deno.test("run --no-tcp-timestamps: the netstack answers no timestamps (on without it, or with --tcp-timestamps)", async () => {
   const { root, state } = await tempState();
   try {
-    for (
-      const [flag, on] of [[[], true], [["--no-tcp-timestamps"], false], [
-        ["--tcp-timestamps"],
-        true,
-      ]] as Array<[
-        string[],
-        boolean,
-      ]>
-    ) {
+    const cases: Array<[string[], boolean]> = [
+      [[], true],
+      [["--no-tcp-timestamps"], false],
+      [["--tcp-timestamps"], true],
+    ];
+    for (const [flag, on] of cases) {
       let seen: boolean | undefined;
       const args = ["run", "--state-dir", state, "--listen-port", "0", "--no-qr", ...flag];
       const r = await cli(args, (info) => {

@@ -2,8 +2,8 @@
  * TCP timestamps (RFC 7323; NetstackOptions.tcpTimestamps, tcp_timestamps.patch): a stack that
  * enables them answers a SYN that offers them with its own and then puts them on every segment,
  * echoing the peer's latest value; a SYN without them gets none, and neither does any SYN when
- * they are switched off. They are on by default. A Linux client's tcp_tw_reuse needs them to reuse a port whose last connection to the
- * same target is still in TIME_WAIT.
+ * they are switched off. They are on by default. A Linux client's tcp_tw_reuse needs them to
+ * reuse a port whose last connection to the same target is still in TIME_WAIT.
  */
 import assert from "node:assert/strict";
 import { Netstack, type NetstackOptions, type TcpConn } from "../../src/netstack/mod.ts";
