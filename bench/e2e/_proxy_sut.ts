@@ -42,7 +42,16 @@ for await (const line of Deno.stdin.readable.pipeThrough(new TextDecoderStream()
     const s = handle.stats();
     // with the netstack's counters, the client's messages that never arrived (counter gaps)
     const rxLost = s.peers.reduce((a, p) => a + p.rxLost, 0);
-    console.log(JSON.stringify({ stats: { ...s.netstack, "wg.rx_lost": rxLost } }));
+    // and the UDP socket's: how much of it the main thread received itself (quiet mode)
+    const u = handle.device.socket?.stats as Partial<Record<string, number>> | undefined;
+    console.log(JSON.stringify({
+      stats: {
+        ...s.netstack,
+        "wg.rx_lost": rxLost,
+        "udp.received": u?.received ?? 0,
+        "udp.direct_received": u?.directReceived ?? 0,
+      },
+    }));
   } else if (line.includes("gc")) {
     gc?.();
     gc?.();

@@ -25,6 +25,16 @@ export class LoadWindow {
     this.#start = now;
   }
 
+  /**
+   * Forgets everything counted: a window nobody asked about for a long while would otherwise
+   * spread traffic that ended long ago over the time since (see the class doc).
+   */
+  restart(now: number): void {
+    this.count = 0;
+    this.#previous = 0;
+    this.#start = now;
+  }
+
   /** The count this window and the last (rolling it first, when it is over). */
   load(now: number): number {
     const age = now - this.#start;

@@ -523,6 +523,11 @@ class WorkerUdpSocket implements UdpWorkerSocket {
       this.#entering = false;
       if (this.#isClosed || this.#direct === null) return sock.close();
       const side = new QuietReceiver(sock, this.localAddr, this.#quietCallbacks);
+      // Only quiet mode asks the short window, so it may hold the bytes of all the bulk traffic
+      // since quiet mode last ended, which its first datagram would read as a burst going on now
+      // (after a 10 s transfer: the transfer's average rate, and quiet mode ended at once). The
+      // long window, just found calm, speaks for the time before.
+      this.#surge.restart(performance.now());
       this.#quiet = side;
       this.stats.quietModes++;
       start(side);

@@ -12,7 +12,7 @@ import {
   listenUdpWorker,
   type UdpWorkerSocket,
 } from "../../src/udp_worker/mod.ts";
-import { QUIET_HOLD_MS } from "../../src/udp_worker/udp_worker_socket.ts";
+import { QUIET_HOLD_MS, QUIET_LEAVE_BURST_BYTES } from "../../src/udp_worker/udp_worker_socket.ts";
 import { startProxy } from "../../src/server.ts";
 import { interopUnavailable, Netns } from "../interop/_netns.ts";
 import {
@@ -393,6 +393,71 @@ Deno.test({
       await sendSome(10);
       await until(() => got.length >= start + 10 - 1 && got.includes(start + 9));
       assert.equal(sock.stats.directReceived - before, 10);
+    } finally {
+      await c.close();
+      await closeAll(sock);
+      await main;
+      await Promise.all(sides);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "quiet mode: begun again after a long transfer, the transfer's bytes do not end it (a connection run after a download)",
+  ignore: !linux,
+  async fn() {
+    const sock = await workerSocket({ hostname: "127.0.0.1", port: 0 });
+    const c = client();
+    let bytes = 0;
+    const tags: number[] = [];
+    const receiveAll = (s: UdpSocket) =>
+      receiveUntilClosed(s, (r, buf) => {
+        bytes += r.length;
+        tags.push(buf[0]!);
+      }, 65536);
+    const sides: Promise<void>[] = [];
+    const main = receiveAll(sock);
+    sock.onSideSocket!((side) => sides.push(receiveAll(side)));
+    const to = { transport: "udp" as const, hostname: "127.0.0.1", port: sock.localAddr.port };
+    const reply = { address: "127.0.0.1", port: c.port };
+    try {
+      await until(() => sock.stats.quietModes === 1 && sides.length === 1);
+      // A transfer (1.2 s of 16 KB datagrams, as fast as they go): quiet mode ends at its start
+      // and the Worker takes the rest.
+      const big = new Uint8Array(16 * 1024);
+      const start = performance.now();
+      while (performance.now() - start < 1200) {
+        for (let i = 0; i < 8; i++) await c.conn.send(big, to);
+        await sleep(0);
+      }
+      await withTimeout(sides[0]!, 3000, "the side socket's loop to end");
+      const transferred = bytes;
+      // Sparse replies: quiet mode begins again once QUIET_HOLD_MS is over and the calm windows
+      // have seen the transfer end.
+      for (let t = 0; t < 3000 && sock.stats.quietModes < 2; t += 50) {
+        sock.send(new Uint8Array([9]), reply);
+        await sleep(50);
+      }
+      await until(() => sock.stats.quietModes === 2 && sides.length === 2);
+      // What a short window asked only now would make of the transfer: its bytes over the time
+      // since it began, at least. Over the burst bound, or this test shows nothing.
+      const stale = transferred * 10 / (performance.now() - start);
+      assert.ok(stale > QUIET_LEAVE_BURST_BYTES, `the transfer moved only ${transferred} bytes`);
+      const before = sock.stats.directReceived;
+      const small = new Uint8Array(100);
+      small[0] = 5;
+      for (let i = 0; i < 10; i++) {
+        await c.conn.send(small, to);
+        await sleep(5);
+      }
+      await until(() => tags.filter((b) => b === 5).length === 10);
+      assert.equal(sock.stats.directReceived - before, 10, "received on the main thread's socket");
+      assert.equal(sides.length, 2);
+      let ended = false;
+      sides[1]!.then(() => ended = true);
+      await sleep(20);
+      assert.equal(ended, false, "quiet mode ended");
     } finally {
       await c.close();
       await closeAll(sock);

@@ -26,3 +26,14 @@ Deno.test("load window: a long window nobody asked about counts at its rate", ()
   idle.count += 95;
   assert.equal(idle.load(1_001), 100);
 });
+
+Deno.test("load window: restart forgets what was counted, rolled or not", () => {
+  const w = new LoadWindow(10, 0);
+  w.count = 800_000; // a transfer's bytes, never asked about
+  w.restart(10_000);
+  assert.equal(w.load(10_001), 0);
+  w.count += 1_000;
+  assert.equal(w.load(10_005), 1_000);
+  // and it rolls from the restart as before
+  assert.equal(w.load(10_010), 1_000);
+});
