@@ -42,7 +42,7 @@ for await (const line of Deno.stdin.readable.pipeThrough(new TextDecoderStream()
     const s = handle.stats();
     // with the netstack's counters, the client's messages that never arrived (counter gaps)
     const rxLost = s.peers.reduce((a, p) => a + p.rxLost, 0);
-    // and the UDP socket's: how much of it the main thread received itself (quiet mode)
+    // and the UDP socket's: how much of it the main thread received and sent itself
     const u = handle.device.socket?.stats as Partial<Record<string, number>> | undefined;
     console.log(JSON.stringify({
       stats: {
@@ -50,6 +50,8 @@ for await (const line of Deno.stdin.readable.pipeThrough(new TextDecoderStream()
         "wg.rx_lost": rxLost,
         "udp.received": u?.received ?? 0,
         "udp.direct_received": u?.directReceived ?? 0,
+        "udp.sent": u?.sent ?? 0,
+        "udp.direct_sent": u?.directSent ?? 0,
       },
     }));
   } else if (line.includes("gc")) {

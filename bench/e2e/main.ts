@@ -226,7 +226,8 @@ async function measureConn(s: Scenario, b: Bench): Promise<void> {
   const perConn = (k: string) => ((after![k]! - before![k]!) / Math.max(1, c.count)).toFixed(2);
   const packets = before && after
     ? ` packets in/out per connection ${perConn("packets.in")}/${perConn("packets.out")}, ` +
-      `${perConn("udp.direct_received")} of ${perConn("udp.received")} received on the main thread`
+      `${perConn("udp.direct_received")} of ${perConn("udp.received")} received and ` +
+      `${perConn("udp.direct_sent")} of ${perConn("udp.sent")} sent by the main thread`
     : "";
   log(
     `  ${s.kind} conn/s ${c.cps.toFixed(0)} p50 ${c.p50Us.toFixed(0)} µs p99 ${
