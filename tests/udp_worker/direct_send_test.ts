@@ -4,7 +4,12 @@
  * (the kernel's choice between two sockets sharing a port is what it relies on).
  */
 import assert from "node:assert/strict";
-import { listenUdp, type UdpRemote, type UdpSocket } from "../../src/udp_socket.ts";
+import {
+  listenUdp,
+  type UdpReceived,
+  type UdpRemote,
+  type UdpSocket,
+} from "../../src/udp_socket.ts";
 import {
   DIRECT_PER_RUN,
   DIRECT_PER_TASK,
@@ -96,6 +101,44 @@ async function sendAtBulkRate(sock: UdpWorkerSocket, to: UdpRemote, from: number
     if (i % 50 === 49) await sleep(0);
   }
   return sock.stats.directSent - before;
+}
+
+/** What a quiet-mode test works with (withQuietMode). */
+interface QuietHarness {
+  sock: UdpWorkerSocket;
+  c: ReturnType<typeof client>;
+  /** The receive loops of quiet mode's side sockets, one for each time it began. */
+  sides: Promise<void>[];
+  /** The socket's address, for the client's sends. */
+  to: Deno.NetAddr;
+  /** The client's address, for the socket's sends. */
+  reply: UdpRemote;
+}
+
+/**
+ * Runs `body` with a Worker socket whose datagrams, through the Worker or quiet mode's side
+ * socket, go to `onDatagram`, and a client; closes everything after.
+ */
+async function withQuietMode(
+  longPathDirect: boolean,
+  onDatagram: (r: UdpReceived, buf: Uint8Array) => void,
+  body: (h: QuietHarness) => Promise<void>,
+): Promise<void> {
+  const sock = await workerSocket({ hostname: "127.0.0.1", port: 0, longPathDirect });
+  const c = client();
+  const receiveAll = (s: UdpSocket) => receiveUntilClosed(s, onDatagram, 65536);
+  const sides: Promise<void>[] = [];
+  const main = receiveAll(sock);
+  sock.onSideSocket!((side) => sides.push(receiveAll(side)));
+  const to: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: sock.localAddr.port };
+  try {
+    await body({ sock, c, sides, to, reply: { address: "127.0.0.1", port: c.port } });
+  } finally {
+    await c.close();
+    await closeAll(sock);
+    await main;
+    await Promise.all(sides);
+  }
 }
 
 Deno.test({
@@ -344,25 +387,18 @@ Deno.test({
     "quiet mode: the main thread receives on its own socket, hands back to the Worker under load, and takes over again",
   ignore: !linux,
   async fn() {
-    const sock = await workerSocket({ hostname: "127.0.0.1", port: 0 });
-    const c = client();
     const got: number[] = [];
-    const receiveAll = (s: UdpSocket) =>
-      receiveUntilClosed(s, (_, buf) => got.push(buf[0]! | buf[1]! << 8));
-    const sides: Promise<void>[] = [];
-    const main = receiveAll(sock);
-    sock.onSideSocket!((side) => sides.push(receiveAll(side)));
-    const to = { transport: "udp" as const, hostname: "127.0.0.1", port: sock.localAddr.port };
-    let n = 0;
-    const payload = new Uint8Array(1200); // full-size-ish: quiet mode counts bytes
-    const sendSome = async (count: number) => {
-      for (let i = 0; i < count; i++, n++) {
-        payload[0] = n & 0xff;
-        payload[1] = n >> 8;
-        await c.conn.send(payload, to);
-      }
-    };
-    try {
+    const record = (_: UdpReceived, buf: Uint8Array) => got.push(buf[0]! | buf[1]! << 8);
+    await withQuietMode(false, record, async ({ sock, c, sides, to, reply }) => {
+      let n = 0;
+      const payload = new Uint8Array(1200); // full-size-ish: quiet mode counts bytes
+      const sendSome = async (count: number) => {
+        for (let i = 0; i < count; i++, n++) {
+          payload[0] = n & 0xff;
+          payload[1] = n >> 8;
+          await c.conn.send(payload, to);
+        }
+      };
       await until(() => sock.stats.quietModes === 1 && sides.length === 1);
       await sendSome(20);
       await until(() => got.length === 20);
@@ -382,23 +418,18 @@ Deno.test({
       assert.ok(viaWorker > 100, `${viaWorker} through the Worker`);
       // Quiet again: a reply brings the main thread's socket back, once QUIET_HOLD_MS is over.
       await sleep(50);
-      sock.send(new Uint8Array([9]), { address: "127.0.0.1", port: c.port });
+      sock.send(new Uint8Array([9]), reply);
       await sleep(50);
       assert.equal(sock.stats.quietModes, 1, "not again so soon");
       await sleep(QUIET_HOLD_MS);
-      sock.send(new Uint8Array([9]), { address: "127.0.0.1", port: c.port });
+      sock.send(new Uint8Array([9]), reply);
       await until(() => sock.stats.quietModes === 2 && sides.length === 2);
       const before = sock.stats.directReceived;
       const start = n;
       await sendSome(10);
       await until(() => got.length >= start + 10 - 1 && got.includes(start + 9));
       assert.equal(sock.stats.directReceived - before, 10);
-    } finally {
-      await c.close();
-      await closeAll(sock);
-      await main;
-      await Promise.all(sides);
-    }
+    });
   },
 });
 
@@ -407,21 +438,13 @@ Deno.test({
     "quiet mode: begun again after a long transfer, the transfer's bytes do not end it (a connection run after a download)",
   ignore: !linux,
   async fn() {
-    const sock = await workerSocket({ hostname: "127.0.0.1", port: 0 });
-    const c = client();
     let bytes = 0;
     const tags: number[] = [];
-    const receiveAll = (s: UdpSocket) =>
-      receiveUntilClosed(s, (r, buf) => {
-        bytes += r.length;
-        tags.push(buf[0]!);
-      }, 65536);
-    const sides: Promise<void>[] = [];
-    const main = receiveAll(sock);
-    sock.onSideSocket!((side) => sides.push(receiveAll(side)));
-    const to = { transport: "udp" as const, hostname: "127.0.0.1", port: sock.localAddr.port };
-    const reply = { address: "127.0.0.1", port: c.port };
-    try {
+    const record = (r: UdpReceived, buf: Uint8Array) => {
+      bytes += r.length;
+      tags.push(buf[0]!);
+    };
+    await withQuietMode(false, record, async ({ sock, c, sides, to, reply }) => {
       await until(() => sock.stats.quietModes === 1 && sides.length === 1);
       // A transfer (1.2 s of 16 KB datagrams, as fast as they go): quiet mode ends at its start
       // and the Worker takes the rest.
@@ -458,12 +481,7 @@ Deno.test({
       sides[1]!.then(() => ended = true);
       await sleep(20);
       assert.equal(ended, false, "quiet mode ended");
-    } finally {
-      await c.close();
-      await closeAll(sock);
-      await main;
-      await Promise.all(sides);
-    }
+    });
   },
 });
 
@@ -526,23 +544,17 @@ Deno.test({
     "long path (longPathDirect): quiet mode counts only what arrives, so a paced download's sends do not end it",
   ignore: !linux,
   async fn() {
-    const sock = await workerSocket({ hostname: "127.0.0.1", port: 0, longPathDirect: true });
-    const c = client();
     const got: number[] = [];
-    const receiveAll = (s: UdpSocket) => receiveUntilClosed(s, (_, buf) => got.push(buf[0]!));
-    const sides: Promise<void>[] = [];
-    let sideEnded = false;
-    const main = receiveAll(sock);
-    sock.onSideSocket!((side) => sides.push(receiveAll(side).then(() => void (sideEnded = true))));
-    const to = { transport: "udp" as const, hostname: "127.0.0.1", port: sock.localAddr.port };
-    const reply = { address: "127.0.0.1", port: c.port };
-    const payload = new Uint8Array(1200);
-    // ~960 KB at once: over QUIET_LEAVE_BYTES per two calm windows when counted
-    const sendBulk = () => {
-      for (let i = 0; i < 800; i++) sock.send(payload, reply);
-    };
-    try {
+    const record = (_: UdpReceived, buf: Uint8Array) => got.push(buf[0]!);
+    await withQuietMode(true, record, async ({ sock, c, sides, to, reply }) => {
+      let sideEnded = false;
+      const payload = new Uint8Array(1200);
+      // ~960 KB at once: over QUIET_LEAVE_BYTES per two calm windows when counted
+      const sendBulk = () => {
+        for (let i = 0; i < 800; i++) sock.send(payload, reply);
+      };
       await until(() => sock.stats.quietModes === 1 && sides.length === 1);
+      sides[0]!.then(() => sideEnded = true);
       sock.setLongPath(true);
       sendBulk();
       await c.conn.send(new Uint8Array([1]), to);
@@ -563,12 +575,7 @@ Deno.test({
       }
       assert.ok(sideEnded, "quiet mode went on");
       assert.deepEqual(got, [1, ...new Array(tries).fill(2)]);
-    } finally {
-      await c.close();
-      await closeAll(sock);
-      await main;
-      await Promise.all(sides);
-    }
+    });
   },
 });
 
