@@ -25,7 +25,14 @@
  */
 import { parseArgs } from "node:util";
 import { interopUnavailable, which } from "../../tests/interop/_netns.ts";
-import { connRate, idleFlowMemory, sleep, tcpThroughput, udpRateSearch } from "./measure.ts";
+import {
+  connRate,
+  echoLatency,
+  idleFlowMemory,
+  sleep,
+  tcpThroughput,
+  udpRateSearch,
+} from "./measure.ts";
 import { totalRssBytes } from "./proc_stats.ts";
 import {
   formatText,
@@ -162,6 +169,8 @@ const ROWS: Array<{ key: string; name: string; up: boolean; digits: number; max?
   { key: "p50", name: "connect→echo latency p50 (µs)", up: false, digits: 0 },
   { key: "p99", name: "connect→echo latency p99 (µs)", up: false, digits: 0 },
   { key: "cpuConn", name: "server CPU per connection (µs)", up: false, digits: 0 },
+  { key: "echoP50", name: "echo on an open connection p50 (µs)", up: false, digits: 0 },
+  { key: "echoP99", name: "echo on an open connection p99 (µs)", up: false, digits: 0 },
   { key: "rssStart", name: "server RSS after start (MB)", up: false, digits: 1 },
   { key: "rssPeak", name: "server RSS, highest sample (MB)", up: false, digits: 1, max: true },
   { key: "perFlow", name: "RSS per idle TCP flow (KB)", up: false, digits: 1 },
@@ -216,7 +225,13 @@ async function measureIdleFlows(s: Scenario, { o, tools, samples, log }: Bench):
   }
 }
 
-/** One connection-rate run (ours: with the netstack's packets per connection in the log). */
+/** Seconds of the open connection's echo run after each connection-rate run (at most --seconds). */
+const ECHO_SECONDS = 5;
+
+/**
+ * One connection-rate run (ours: with the netstack's packets per connection in the log), then
+ * an echo run on one open connection.
+ */
 async function measureConn(s: Scenario, b: Bench): Promise<void> {
   const { o, tools, samples, log } = b;
   const before = await s.netstackStats();
@@ -238,6 +253,15 @@ async function measureConn(s: Scenario, b: Bench): Promise<void> {
   if (s.sutPids.length > 0) record(samples, "cpuConn", s.kind, c.cpuUsPerConn);
   record(samples, "p50", s.kind, c.p50Us);
   record(samples, "p99", s.kind, c.p99Us);
+  // and the data path alone: one connection, one byte at a time
+  const e = await echoLatency(s, tools, Math.min(o.seconds, ECHO_SECONDS));
+  log(
+    `  ${s.kind} echo on an open connection: ${e.count} round trips, p50 ${
+      e.p50Us.toFixed(0)
+    } µs p99 ${e.p99Us.toFixed(0)} µs errors ${e.errors}`,
+  );
+  record(samples, "echoP50", s.kind, e.p50Us);
+  record(samples, "echoP99", s.kind, e.p99Us);
   await peek(b, s);
 }
 
@@ -421,7 +445,8 @@ async function machineInfo(o: E2EOptions, info: Record<string, unknown>): Promis
     deno: Deno.version.deno,
     notes: [
       `${await version("iperf3", ["--version"])}; ${await version("wireguard-go", ["--version"])}`,
-      `runs per measure: ${o.runs}; iperf3 TCP and connection-rate runs: ${o.seconds} s; ` +
+      `runs per measure: ${o.runs}; iperf3 TCP and connection-rate runs: ${o.seconds} s, echo on ` +
+      `an open connection ${Math.min(o.seconds, ECHO_SECONDS)} s; ` +
       `UDP: highest iperf3 -b offer with < 1% loss (doubling from 250 Mbit/s, then bisecting; ` +
       `≤ ${o.udpSteps} steps of ${o.udpSeconds} s, 1350-byte datagrams, -w 4M), the rate that ` +
       "arrived at that offer is shown",

@@ -212,6 +212,43 @@ export async function connRate(s: Scenario, tools: Tools, seconds: number): Prom
   }
 }
 
+/** Round trips of one byte over one open connection. */
+export interface EchoLatency {
+  /** Round trips completed. */
+  count: number;
+  /** Median round trip, µs. */
+  p50Us: number;
+  /** 99th percentile of the same, µs. */
+  p99Us: number;
+  /** Failed attempts (the connection, or a round trip that ended it). */
+  errors: number;
+}
+
+/**
+ * Runs the C probe's echo mode in the client namespace for `seconds`: the data path's latency,
+ * without a connection's set-up (the proxy's dial) and teardown.
+ */
+export async function echoLatency(
+  s: Scenario,
+  tools: Tools,
+  seconds: number,
+): Promise<EchoLatency> {
+  try {
+    const out = await clientRun(s, seconds + KILL_SLACK_S, tools.connProbe, [
+      "echo",
+      s.target,
+      "7",
+      String(seconds),
+      "10000000",
+    ]);
+    const j = JSON.parse(out) as { count: number; p50_us: number; p99_us: number; errors: number };
+    return { count: j.count, p50Us: j.p50_us, p99Us: j.p99_us, errors: j.errors };
+  } catch (e) {
+    console.error(`  echo probe failed: ${(e as Error).message.slice(0, 300)}`);
+    return { count: 0, p50Us: NaN, p99Us: NaN, errors: NaN };
+  }
+}
+
 /** Memory of the system under test around rounds of idle TCP flows. */
 export interface IdleFlowMemory {
   /** Fewest flows opened in any round. */

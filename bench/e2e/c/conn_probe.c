@@ -6,6 +6,10 @@
  *     count, connections per second and p50/p99 latency (connect start to echo received); with a
  *     latency file, also writes each connection's start (CLOCK_MONOTONIC seconds, as `perf record
  *     -k CLOCK_MONOTONIC` stamps its samples) and latency (µs), one line each.
+ *   conn_probe echo <addr> <port> <seconds> <max>
+ *     one connection, then write 1 byte / read the echo, one at a time; prints one JSON line with
+ *     the count, round trips per second and p50/p99 of each round trip (µs): the data path's
+ *     latency without a connection's set-up and teardown.
  *   conn_probe hold <addr> <port> <n>
  *     opens n connections (each checked with a 1-byte echo), prints {"open":k}, waits for a line
  *     on stdin (at most 600 s), closes them all and prints {"closed":k}.
@@ -57,7 +61,8 @@ static int cmp_double(const void *a, const void *b) {
 int main(int argc, char **argv) {
   if (argc < 5 || argc > 7) {
     fprintf(stderr,
-            "usage: conn_probe rate <addr> <port> <seconds> <max> [latency-file] | hold <addr> <port> <n>\n");
+            "usage: conn_probe rate <addr> <port> <seconds> <max> [latency-file] | echo <addr> <port> "
+            "<seconds> <max> | hold <addr> <port> <n>\n");
     return 2;
   }
   struct rlimit rl;
@@ -97,6 +102,32 @@ int main(int argc, char **argv) {
     qsort(lat, ok, sizeof(double), cmp_double);
     double p50 = ok ? lat[(long)(ok * 0.50)] : 0, p99 = ok ? lat[(long)(ok * 0.99)] : 0;
     printf("{\"count\":%ld,\"errors\":%ld,\"seconds\":%.3f,\"cps\":%.1f,\"p50_us\":%.1f,"
+           "\"p99_us\":%.1f}\n",
+           ok, errors, took, ok / took, p50 * 1e6, p99 * 1e6);
+    return 0;
+  }
+  if (strcmp(argv[1], "echo") == 0 && argc == 6) {
+    double seconds = atof(argv[4]);
+    long max = atol(argv[5]);
+    double *lat = malloc(sizeof(double) * (max > 0 ? max : 1));
+    long ok = 0, errors = 0;
+    int fd = echo_once(&sa);
+    if (fd < 0) errors++;
+    double t0 = now_s(), end = t0 + seconds;
+    while (fd >= 0 && ok < max && now_s() < end) {
+      char b = 'x';
+      double s = now_s();
+      if (write(fd, &b, 1) != 1 || read(fd, &b, 1) != 1) {
+        errors++;
+        break;
+      }
+      lat[ok++] = now_s() - s;
+    }
+    double took = now_s() - t0;
+    if (fd >= 0) close(fd);
+    qsort(lat, ok, sizeof(double), cmp_double);
+    double p50 = ok ? lat[(long)(ok * 0.50)] : 0, p99 = ok ? lat[(long)(ok * 0.99)] : 0;
+    printf("{\"count\":%ld,\"errors\":%ld,\"seconds\":%.3f,\"rps\":%.1f,\"p50_us\":%.1f,"
            "\"p99_us\":%.1f}\n",
            ok, errors, took, ok / took, p50 * 1e6, p99 * 1e6);
     return 0;
