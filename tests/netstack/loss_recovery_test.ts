@@ -528,7 +528,9 @@ Deno.test("long path: start-up ends at the bottleneck's rate, the pacer cycles, 
   // (a probe that finds the rate a quarter higher starts it up again, so once or twice)
   assert.ok(s["tcp.startups_ended"] >= 1, "start-up never ended");
   assert.ok(s["tcp.probe_rounds"] >= 1 && s["tcp.drain_rounds"] >= 1, "the pacer did not cycle");
-  assert.ok(median < 25, `a standing queue: the median packet waited ${median.toFixed(1)} ms`);
+  // Alone this reads 13-17 ms, beside three CPU hogs 18-26 (the simulated path runs on timers, and
+  // one fresh-clone CI run read 26.8); the standing queue it guards against read 46-49.
+  assert.ok(median < 35, `a standing queue: the median packet waited ${median.toFixed(1)} ms`);
 });
 
 Deno.test("send limits: the window that held data back is counted, the peer's or the congestion window", async () => {
