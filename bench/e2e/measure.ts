@@ -204,7 +204,9 @@ export async function connRate(s: Scenario, tools: Tools, seconds: number): Prom
       errors: number;
     };
     const cpuUsPerConn = j.count > 0 ? cpu / j.count * 1e6 : NaN;
-    const { count, cps, p50_us: p50Us, p99_us: p99Us, errors } = j;
+    const { count, cps, errors } = j;
+    // no connection: no latency (the probe prints 0, which would read as the best)
+    const p50Us = count > 0 ? j.p50_us : NaN, p99Us = count > 0 ? j.p99_us : NaN;
     return { count, cps, p50Us, p99Us, errors, cpuUsPerConn };
   } catch (e) {
     console.error(`  conn probe failed: ${(e as Error).message.slice(0, 300)}`);
@@ -242,7 +244,14 @@ export async function echoLatency(
       "10000000",
     ]);
     const j = JSON.parse(out) as { count: number; p50_us: number; p99_us: number; errors: number };
-    return { count: j.count, p50Us: j.p50_us, p99Us: j.p99_us, errors: j.errors };
+    // no round trip: no latency (the probe prints 0, which would read as the best)
+    const none = j.count === 0;
+    return {
+      count: j.count,
+      p50Us: none ? NaN : j.p50_us,
+      p99Us: none ? NaN : j.p99_us,
+      errors: j.errors,
+    };
   } catch (e) {
     console.error(`  echo probe failed: ${(e as Error).message.slice(0, 300)}`);
     return { count: 0, p50Us: NaN, p99Us: NaN, errors: NaN };
