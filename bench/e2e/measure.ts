@@ -181,6 +181,15 @@ export interface ConnRate {
   cpuUsPerConn: number;
 }
 
+/**
+ * The probe's p50/p99 in µs; NaN when it measured nothing (it prints 0 then, which would read as
+ * the best).
+ */
+function probeLatency(j: { count: number; p50_us: number; p99_us: number }) {
+  const none = j.count === 0;
+  return { p50Us: none ? NaN : j.p50_us, p99Us: none ? NaN : j.p99_us };
+}
+
 /** Runs the C connection-rate probe in the client namespace for `seconds`. */
 export async function connRate(s: Scenario, tools: Tools, seconds: number): Promise<ConnRate> {
   try {
@@ -205,9 +214,7 @@ export async function connRate(s: Scenario, tools: Tools, seconds: number): Prom
     };
     const cpuUsPerConn = j.count > 0 ? cpu / j.count * 1e6 : NaN;
     const { count, cps, errors } = j;
-    // no connection: no latency (the probe prints 0, which would read as the best)
-    const p50Us = count > 0 ? j.p50_us : NaN, p99Us = count > 0 ? j.p99_us : NaN;
-    return { count, cps, p50Us, p99Us, errors, cpuUsPerConn };
+    return { count, cps, ...probeLatency(j), errors, cpuUsPerConn };
   } catch (e) {
     console.error(`  conn probe failed: ${(e as Error).message.slice(0, 300)}`);
     return { count: 0, cps: NaN, p50Us: NaN, p99Us: NaN, errors: NaN, cpuUsPerConn: NaN };
@@ -244,14 +251,7 @@ export async function echoLatency(
       "10000000",
     ]);
     const j = JSON.parse(out) as { count: number; p50_us: number; p99_us: number; errors: number };
-    // no round trip: no latency (the probe prints 0, which would read as the best)
-    const none = j.count === 0;
-    return {
-      count: j.count,
-      p50Us: none ? NaN : j.p50_us,
-      p99Us: none ? NaN : j.p99_us,
-      errors: j.errors,
-    };
+    return { count: j.count, ...probeLatency(j), errors: j.errors };
   } catch (e) {
     console.error(`  echo probe failed: ${(e as Error).message.slice(0, 300)}`);
     return { count: 0, p50Us: NaN, p99Us: NaN, errors: NaN };

@@ -161,6 +161,13 @@ const RESTART_ONLY = [
   ["udpBackend", "UdpBackend"],
   ["tcpTimestamps", "TcpTimestamps"],
 ] as const;
+type RestartOnlyField = (typeof RESTART_ONLY)[number][0];
+
+/** The restart-only settings of `o` (RESTART_ONLY). */
+function restartOnly(o: ProxyOptions): Pick<ProxyOptions, RestartOnlyField> {
+  const kept = RESTART_ONLY.map(([field]) => [field, o[field]]);
+  return Object.fromEntries(kept) as Pick<ProxyOptions, RestartOnlyField>;
+}
 
 /** Flag values of `run`, validated. */
 interface RunFlags {
@@ -390,14 +397,7 @@ async function reloadPeers(handle: ServerHandle, src: Source, log: Logger): Prom
     src.config = {
       wg: { ...next.config.wg, interface: oldIface },
       // the running socket's
-      proxy: {
-        ...proxy,
-        udpWorker: running.udpWorker,
-        directSend: running.directSend,
-        longPathDirect: running.longPathDirect,
-        tcpTimestamps: running.tcpTimestamps,
-        udpBackend: running.udpBackend,
-      },
+      proxy: { ...proxy, ...restartOnly(running) },
     };
     log.info("peers reloaded", {
       path: src.path,

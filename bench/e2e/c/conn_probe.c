@@ -58,6 +58,18 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/*
+ * Sorts `lat` (seconds) and prints one JSON line: count, errors, seconds, `rate_key` (per second)
+ * and p50/p99 (µs, 0 when there is none).
+ */
+static void print_latencies(const char *rate_key, double *lat, long ok, long errors, double took) {
+  qsort(lat, ok, sizeof(double), cmp_double);
+  double p50 = ok ? lat[(long)(ok * 0.50)] : 0, p99 = ok ? lat[(long)(ok * 0.99)] : 0;
+  printf("{\"count\":%ld,\"errors\":%ld,\"seconds\":%.3f,\"%s\":%.1f,\"p50_us\":%.1f,"
+         "\"p99_us\":%.1f}\n",
+         ok, errors, took, rate_key, ok / took, p50 * 1e6, p99 * 1e6);
+}
+
 int main(int argc, char **argv) {
   if (argc < 5 || argc > 7) {
     fprintf(stderr,
@@ -99,11 +111,7 @@ int main(int argc, char **argv) {
         fclose(f);
       }
     }
-    qsort(lat, ok, sizeof(double), cmp_double);
-    double p50 = ok ? lat[(long)(ok * 0.50)] : 0, p99 = ok ? lat[(long)(ok * 0.99)] : 0;
-    printf("{\"count\":%ld,\"errors\":%ld,\"seconds\":%.3f,\"cps\":%.1f,\"p50_us\":%.1f,"
-           "\"p99_us\":%.1f}\n",
-           ok, errors, took, ok / took, p50 * 1e6, p99 * 1e6);
+    print_latencies("cps", lat, ok, errors, took);
     return 0;
   }
   if (strcmp(argv[1], "echo") == 0 && argc == 6) {
@@ -125,11 +133,7 @@ int main(int argc, char **argv) {
     }
     double took = now_s() - t0;
     if (fd >= 0) close(fd);
-    qsort(lat, ok, sizeof(double), cmp_double);
-    double p50 = ok ? lat[(long)(ok * 0.50)] : 0, p99 = ok ? lat[(long)(ok * 0.99)] : 0;
-    printf("{\"count\":%ld,\"errors\":%ld,\"seconds\":%.3f,\"rps\":%.1f,\"p50_us\":%.1f,"
-           "\"p99_us\":%.1f}\n",
-           ok, errors, took, ok / took, p50 * 1e6, p99 * 1e6);
+    print_latencies("rps", lat, ok, errors, took);
     return 0;
   }
   if (strcmp(argv[1], "hold") == 0 && argc == 5) {
