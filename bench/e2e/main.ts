@@ -171,6 +171,11 @@ const ROWS: Array<{ key: string; name: string; up: boolean; digits: number; max?
   { key: "cpuConn", name: "server CPU per connection (µs)", up: false, digits: 0 },
   { key: "echoP50", name: "echo on an open connection p50 (µs)", up: false, digits: 0 },
   { key: "echoP99", name: "echo on an open connection p99 (µs)", up: false, digits: 0 },
+  // the plain path through a bare Deno TCP relay: the floor of any Deno proxy's second connection
+  { key: "relayCps", name: "bare Deno TCP relay: connections per second", up: true, digits: 0 },
+  { key: "relayP50", name: "bare Deno TCP relay: connect→echo p50 (µs)", up: false, digits: 0 },
+  { key: "relayP99", name: "bare Deno TCP relay: connect→echo p99 (µs)", up: false, digits: 0 },
+  { key: "relayCpu", name: "bare Deno TCP relay: CPU per connection (µs)", up: false, digits: 0 },
   { key: "rssStart", name: "server RSS after start (MB)", up: false, digits: 1 },
   { key: "rssPeak", name: "server RSS, highest sample (MB)", up: false, digits: 1, max: true },
   { key: "perFlow", name: "RSS per idle TCP flow (KB)", up: false, digits: 1 },
@@ -262,6 +267,21 @@ async function measureConn(s: Scenario, b: Bench): Promise<void> {
   );
   record(samples, "echoP50", s.kind, e.p50Us);
   record(samples, "echoP99", s.kind, e.p99Us);
+  if (s.denoRelay) {
+    // what a Deno proxy's second TCP connection costs at the least (bench/e2e/_deno_relay.ts)
+    const r = await connRate(s, tools, o.seconds, s.denoRelay);
+    log(
+      `  ${s.kind} via a bare Deno TCP relay: conn/s ${r.cps.toFixed(0)} p50 ${
+        r.p50Us.toFixed(0)
+      } µs p99 ${r.p99Us.toFixed(0)} µs errors ${r.errors} relay CPU ${
+        r.cpuUsPerConn.toFixed(0)
+      } µs/conn`,
+    );
+    record(samples, "relayCps", s.kind, r.cps);
+    record(samples, "relayP50", s.kind, r.p50Us);
+    record(samples, "relayP99", s.kind, r.p99Us);
+    record(samples, "relayCpu", s.kind, r.cpuUsPerConn);
+  }
   await peek(b, s);
 }
 
@@ -463,6 +483,10 @@ async function machineInfo(o: E2EOptions, info: Record<string, unknown>): Promis
       `+${i.downDelayMs} ms server→client, ${i.lossPercent}% loss each way (seed ${i.seed})`,
       "targets: C echo server (TCP/UDP 7) and iperf3 -s on a veth address in the server " +
       "namespace; tcp_tw_reuse=1 and ports 1024-65535 in both namespaces",
+      "bare Deno TCP relay (column 0): the plain path through bench/e2e/_deno_relay.ts in the " +
+      "server namespace (Deno.listen, Deno.connect to the echo target, copy both ways; kernel TCP " +
+      "on both sides, no WireGuard, none of our code; CPU is the relay's) — the least a Deno " +
+      "proxy's second TCP connection costs",
     ],
   };
 }

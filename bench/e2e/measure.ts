@@ -191,20 +191,27 @@ function probeLatency(j: { count: number; p50_us: number; p99_us: number }) {
 }
 
 /** Runs the C connection-rate probe in the client namespace for `seconds`. */
-export async function connRate(s: Scenario, tools: Tools, seconds: number): Promise<ConnRate> {
+export async function connRate(
+  s: Scenario,
+  tools: Tools,
+  seconds: number,
+  via?: Scenario["denoRelay"],
+): Promise<ConnRate> {
+  // `via`: through the plain scenario's bare Deno relay, its CPU counted as the server's
+  const pids = via ? [via.pid] : s.sutPids;
   try {
-    const cpu0 = s.sutPids.length > 0 ? await totalCpuSeconds(s.sutPids) : NaN;
+    const cpu0 = pids.length > 0 ? await totalCpuSeconds(pids) : NaN;
     // NEWT_BENCH_LATENCY_DIR: each connection's start and latency, to line up with `perf record`
     const dir = Deno.env.get("NEWT_BENCH_LATENCY_DIR");
     const out = await clientRun(s, seconds + KILL_SLACK_S, tools.connProbe, [
       "rate",
       s.target,
-      "7",
+      String(via?.port ?? 7),
       String(seconds),
       "10000000",
       ...(dir ? [`${dir}/${s.kind}-${Date.now()}.txt`] : []),
     ]);
-    const cpu = s.sutPids.length > 0 ? await totalCpuSeconds(s.sutPids) - cpu0 : NaN;
+    const cpu = pids.length > 0 ? await totalCpuSeconds(pids) - cpu0 : NaN;
     const j = JSON.parse(out) as {
       count: number;
       cps: number;

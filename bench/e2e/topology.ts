@@ -62,6 +62,11 @@ export interface Scenario {
   readonly target: string;
   /** Pids of the system under test's processes (none for "plain"). */
   readonly sutPids: readonly number[];
+  /**
+   * "plain" only: a bare Deno TCP relay to the echo target (bench/e2e/_deno_relay.ts) — the floor
+   * of any Deno proxy's second TCP connection, measured without WireGuard or our code.
+   */
+  readonly denoRelay?: { port: number; pid: number };
   /** What the system under test reported at start (the proxy's UDP backend). */
   readonly info: Record<string, unknown>;
   /** Asks the system under test to collect garbage (ours only; a no-op elsewhere). */
@@ -74,6 +79,8 @@ export interface Scenario {
 
 /** Target address on the server's dummy interface. */
 export const TARGET = "10.202.0.1";
+/** The plain scenario's bare Deno relay listens here, on the target's address. */
+const DENO_RELAY_PORT = 8007;
 const WG_PORT = 51820;
 const CLIENT_VETH = "10.201.0.1", SERVER_VETH = "10.201.0.2";
 const RELAY_SERVER_SIDE = "10.203.0.1", SERVER_BEHIND_RELAY = "10.203.0.2";
@@ -156,8 +163,23 @@ export async function buildScenario(o: ScenarioOptions): Promise<Scenario> {
     let collectGarbage = () => Promise.resolve();
     let netstackStats = (): Promise<Record<string, number> | undefined> =>
       Promise.resolve(undefined);
+    let denoRelay: Scenario["denoRelay"];
     if (o.kind === "plain") {
       await client.exec("ip", ["route", "add", "10.202.0.0/24", "via", SERVER_VETH]);
+      const relay = NsProcess.start(server, Deno.execPath(), [
+        "run",
+        "--no-prompt",
+        `--allow-net=${TARGET}`,
+        v8FlagsArg(),
+        new URL("./_deno_relay.ts", import.meta.url).pathname,
+        TARGET,
+        String(DENO_RELAY_PORT),
+        TARGET,
+        "7",
+      ]);
+      procs.push(relay);
+      await relay.nextLine(30_000, (l) => l === "ready");
+      denoRelay = { port: DENO_RELAY_PORT, pid: relay.pid };
     } else {
       if (o.kind === "wg-go") {
         const ifname = `wgs${crypto.randomUUID().slice(0, 8)}`;
@@ -205,6 +227,7 @@ export async function buildScenario(o: ScenarioOptions): Promise<Scenario> {
       server,
       target: TARGET,
       sutPids,
+      ...(denoRelay ? { denoRelay } : {}),
       info,
       collectGarbage,
       netstackStats,
