@@ -8,9 +8,11 @@
  * collections' median pause, and full collections. Per-connection objects that live past a young
  * collection were the largest part of the connection run's collector work (the twentieth
  * session's fixes took promotion from ~160 to ~3 KB a collection in this loop); this shows such a
- * regression where the end-to-end figures only blur it.
+ * regression where the end-to-end figures only blur it. It runs twice: on a fresh process, and after
+ * 1,000 flows were held open together and closed — a proxy that once had many flows must not pay
+ * for them afterwards (V8's allocation-site pretenuring had, see bench/v8_flags.ts).
  *
- *   deno run -A bench/proxy_conn_bench.ts [connections]
+ *   deno run -A bench/proxy_conn_bench.ts [connections] [idle-flows]
  *
  * @module
  */
@@ -31,7 +33,7 @@ interface GcLine {
   end_object_size: number;
 }
 
-async function child(connections: number): Promise<void> {
+async function child(connections: number, idleFlows: number): Promise<void> {
   const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (target.addr as Deno.NetAddr).port;
   (async () => {
@@ -69,6 +71,19 @@ async function child(connections: number): Promise<void> {
       c.close();
     }
   };
+  if (idleFlows > 0) {
+    // many flows at once, held long enough to outlive young-generation collections, then closed
+    const open = [];
+    for (let i = 0; i < idleFlows; i++) {
+      const c = await client.dialTcp({ hostname: "127.0.0.1", port });
+      await c.write(one);
+      await c.read(buf);
+      open.push(c);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    for (const c of open.splice(0)) c.close();
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
   await run(Math.min(2_000, connections)); // warm-up: the JIT, the tables' sizes
   const startMs = performance.now();
   await run(connections);
@@ -138,8 +153,14 @@ export function summarizeGcTrace(stdout: string, stderr: string): ProxyConnResul
   };
 }
 
-/** Runs the loop in a child process with V8's collection trace and summarises it. */
-export async function measureProxyConnections(connections: number): Promise<ProxyConnResult> {
+/**
+ * Runs the loop in a child process with V8's collection trace and summarises it; with
+ * `idleFlows`, that many flows are first held open together and closed.
+ */
+export async function measureProxyConnections(
+  connections: number,
+  idleFlows = 0,
+): Promise<ProxyConnResult> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -148,6 +169,7 @@ export async function measureProxyConnections(connections: number): Promise<Prox
       new URL(import.meta.url).pathname,
       CHILD,
       String(connections),
+      String(idleFlows),
     ],
     stdout: "piped",
     stderr: "piped",
@@ -158,23 +180,28 @@ export async function measureProxyConnections(connections: number): Promise<Prox
 }
 
 if (import.meta.main) {
-  if (Deno.args[0] === CHILD) await child(Number(Deno.args[1]));
+  if (Deno.args[0] === CHILD) await child(Number(Deno.args[1]), Number(Deno.args[2] ?? 0));
   else {
-    const r = await measureProxyConnections(Number(Deno.args[0] ?? 20_000));
-    console.log(
-      `connections: ${r.connections} in ${r.ms.toFixed(0)} ms (${
-        (r.connections / r.ms * 1000).toFixed(0)
-      }/s, one core for both stacks, the proxy and the target)`,
-    );
-    console.log(
-      `young collections: ${r.youngCollections}, median pause ${
-        r.youngPauseMs.toFixed(3)
-      } ms; full collections: ${r.fullCollections}`,
-    );
-    console.log(
-      `per connection: promoted ${r.promotedPerConnection.toFixed(0)} B, old generation grew ${
-        r.oldGrowthPerConnection.toFixed(0)
-      } B`,
-    );
+    const connections = Number(Deno.args[0] ?? 20_000);
+    const idleFlows = Number(Deno.args[1] ?? 1_000);
+    for (const idle of [0, idleFlows]) {
+      const r = await measureProxyConnections(connections, idle);
+      console.log(idle === 0 ? "fresh process:" : `after ${idle} flows held open together:`);
+      console.log(
+        `  connections: ${r.connections} in ${r.ms.toFixed(0)} ms (${
+          (r.connections / r.ms * 1000).toFixed(0)
+        }/s, one core for both stacks, the proxy and the target)`,
+      );
+      console.log(
+        `  young collections: ${r.youngCollections}, median pause ${
+          r.youngPauseMs.toFixed(3)
+        } ms; full collections: ${r.fullCollections}`,
+      );
+      console.log(
+        `  per connection: promoted ${r.promotedPerConnection.toFixed(0)} B, old generation grew ${
+          r.oldGrowthPerConnection.toFixed(0)
+        } B`,
+      );
+    }
   }
 }
