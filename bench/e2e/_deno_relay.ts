@@ -28,11 +28,14 @@ async function relay(client: Deno.TcpConn): Promise<void> {
     client.close();
     return;
   }
-  client.setNoDelay(true);
-  target.setNoDelay(true);
-  await Promise.all([copy(client, target), copy(target, client)]);
+  try {
+    client.setNoDelay(true);
+    target.setNoDelay(true);
+    await Promise.all([copy(client, target), copy(target, client)]);
+  } finally {
+    target.close();
+  }
   client.close();
-  target.close();
 }
 
 console.log("ready");
@@ -41,4 +44,11 @@ console.log("ready");
   for await (const _ of Deno.stdin.readable) { /* keep reading until EOF */ }
   Deno.exit(0);
 })();
-for await (const c of listener) relay(c);
+// a connection that fails (the client reset before set-up ended) must not end the relay
+for await (const c of listener) {
+  relay(c).catch(() => {
+    try {
+      c.close();
+    } catch { /* already closed */ }
+  });
+}
