@@ -63,23 +63,20 @@ async function child(connections: number, idleFlows: number): Promise<void> {
   proxy.enableTcp();
   const one = new Uint8Array([120]);
   const buf = new Uint8Array(16);
+  // the probe's connection: connect, 1 byte, its echo (left open)
+  const echoOnce = async () => {
+    const c = await client.dialTcp({ hostname: "127.0.0.1", port });
+    await c.write(one);
+    await c.read(buf);
+    return c;
+  };
   const run = async (n: number) => {
-    for (let i = 0; i < n; i++) {
-      const c = await client.dialTcp({ hostname: "127.0.0.1", port });
-      await c.write(one);
-      await c.read(buf);
-      c.close();
-    }
+    for (let i = 0; i < n; i++) (await echoOnce()).close();
   };
   if (idleFlows > 0) {
     // many flows at once, held long enough to outlive young-generation collections, then closed
     const open = [];
-    for (let i = 0; i < idleFlows; i++) {
-      const c = await client.dialTcp({ hostname: "127.0.0.1", port });
-      await c.write(one);
-      await c.read(buf);
-      open.push(c);
-    }
+    for (let i = 0; i < idleFlows; i++) open.push(await echoOnce());
     await new Promise((r) => setTimeout(r, 500));
     for (const c of open.splice(0)) c.close();
     await new Promise((r) => setTimeout(r, 1_000));

@@ -26,6 +26,7 @@
 import { parseArgs } from "node:util";
 import { interopUnavailable, which } from "../../tests/interop/_netns.ts";
 import {
+  type ConnRate,
   connRate,
   echoLatency,
   idleFlowMemory,
@@ -230,6 +231,13 @@ async function measureIdleFlows(s: Scenario, { o, tools, samples, log }: Bench):
   }
 }
 
+/** A connection-rate run's rate, latency and errors, for the log. */
+function connLine(c: ConnRate): string {
+  return `conn/s ${c.cps.toFixed(0)} p50 ${c.p50Us.toFixed(0)} µs p99 ${
+    c.p99Us.toFixed(0)
+  } µs errors ${c.errors}`;
+}
+
 /** Seconds of the open connection's echo run after each connection-rate run (at most --seconds). */
 const ECHO_SECONDS = 5;
 
@@ -249,11 +257,7 @@ async function measureConn(s: Scenario, b: Bench): Promise<void> {
       `${perConn("udp.direct_received")} of ${perConn("udp.received")} received and ` +
       `${perConn("udp.direct_sent")} of ${perConn("udp.sent")} sent by the main thread`
     : "";
-  log(
-    `  ${s.kind} conn/s ${c.cps.toFixed(0)} p50 ${c.p50Us.toFixed(0)} µs p99 ${
-      c.p99Us.toFixed(0)
-    } µs errors ${c.errors} server CPU ${c.cpuUsPerConn.toFixed(0)} µs/conn${packets}`,
-  );
+  log(`  ${s.kind} ${connLine(c)} server CPU ${c.cpuUsPerConn.toFixed(0)} µs/conn${packets}`);
   record(samples, "cps", s.kind, c.cps);
   if (s.sutPids.length > 0) record(samples, "cpuConn", s.kind, c.cpuUsPerConn);
   record(samples, "p50", s.kind, c.p50Us);
@@ -271,9 +275,7 @@ async function measureConn(s: Scenario, b: Bench): Promise<void> {
     // what a Deno proxy's second TCP connection costs at the least (bench/e2e/_deno_relay.ts)
     const r = await connRate(s, tools, o.seconds, s.denoRelay);
     log(
-      `  ${s.kind} via a bare Deno TCP relay: conn/s ${r.cps.toFixed(0)} p50 ${
-        r.p50Us.toFixed(0)
-      } µs p99 ${r.p99Us.toFixed(0)} µs errors ${r.errors} relay CPU ${
+      `  ${s.kind} via a bare Deno TCP relay: ${connLine(r)} relay CPU ${
         r.cpuUsPerConn.toFixed(0)
       } µs/conn`,
     );
